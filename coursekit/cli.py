@@ -1,0 +1,132 @@
+"""The `coursekit` command for instructors and students.
+
+    coursekit release [--check]           regenerate notebooks/ from solutions/
+    coursekit grade SUBMISSIONS --out DIR autograde <student>/<notebook>.ipynb files
+    coursekit validate NOTEBOOK           is my notebook gradable, do its checks pass?
+    coursekit run [NOTEBOOK ...] [--save] execute notebooks headless, print a table
+    coursekit figures [NAME ...]          regenerate the animated figures in imgs/
+    coursekit doctor                      is this environment ready for the course?
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def _root(args) -> Path:
+    from coursekit.course import find_root
+
+    return Path(args.root).resolve() if args.root else find_root()
+
+
+def cmd_release(args) -> int:
+    from coursekit.release import release
+
+    root = _root(args)
+    differing = release(root, check=args.check)
+    if args.check:
+        for name in differing:
+            print(f"stale: notebooks/{name} differs from what solutions/ generates; run `coursekit release`")
+        if not differing:
+            print("notebooks/ is up to date with solutions/")
+        return 1 if differing else 0
+    for name in differing:
+        print(f"updated notebooks/{name}")
+    print("notebooks/ is up to date" if not differing else f"{len(differing)} notebook(s) regenerated")
+    return 0
+
+
+def cmd_grade(args) -> int:
+    from coursekit.grading import grade
+
+    grade(Path(args.submissions), Path(args.out), _root(args), cell_timeout=args.timeout)
+    return 0
+
+
+def cmd_validate(args) -> int:
+    from coursekit.validate import validate
+
+    return validate(Path(args.notebook).resolve(), Path(args.root).resolve() if args.root else None,
+                    progress=not args.quiet)
+
+
+def cmd_run(args) -> int:
+    from coursekit.course import solution_notebooks
+    from coursekit.runner import run_notebook, table
+
+    paths = [Path(p) for p in args.notebooks] or solution_notebooks(_root(args))
+    missing = [str(p) for p in paths if not p.is_file()]
+    if missing:
+        print(f"not found: {', '.join(missing)}", file=sys.stderr)
+        return 2
+    results = []
+    for path in paths:
+        results.append(run_notebook(path, save=args.save, progress=not args.quiet))
+        print(f"{path.stem}: {results[-1].status} in {results[-1].seconds:.1f} s", flush=True)
+    print(table(results))
+    return 0 if all(r.status == "ok" for r in results) else 1
+
+
+def cmd_figures(args) -> int:
+    from coursekit.figures import main as figures_main
+
+    return figures_main(args.rest)
+
+
+def cmd_doctor(args) -> int:
+    from coursekit.doctor import main as doctor_main
+
+    return doctor_main([])
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="coursekit", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--root", help="course repository root (default: found from the current folder)")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("release", help="regenerate notebooks/ from solutions/ with nbgrader")
+    p.add_argument("--check", action="store_true", help="only compare; exit 1 naming stale notebooks")
+    p.set_defaults(func=cmd_release)
+
+    p = sub.add_parser("grade", help="autograde SUBMISSIONS/<student>/<notebook>.ipynb")
+    p.add_argument("submissions")
+    p.add_argument("--out", required=True, help="folder for grades.csv and feedback/")
+    p.add_argument("--timeout", type=int, default=120, help="seconds per cell (default 120)")
+    p.set_defaults(func=cmd_grade)
+
+    p = sub.add_parser("validate", help="check a notebook is gradable and its checks pass")
+    p.add_argument("notebook")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_validate)
+
+    p = sub.add_parser("run", help="execute notebooks headless (default: every solution)")
+    p.add_argument("notebooks", nargs="*")
+    p.add_argument("--save", action="store_true", help="write outputs back (for solutions/)")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("figures", help="regenerate the figures in imgs/", add_help=False)
+    p.add_argument("rest", nargs=argparse.REMAINDER)
+    p.set_defaults(func=cmd_figures)
+
+    p = sub.add_parser("doctor", help="check this environment can run the course")
+    p.set_defaults(func=cmd_doctor)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from coursekit.course import CourseError
+
+    try:
+        return args.func(args)
+    except CourseError as exc:
+        print(f"coursekit: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,224 @@
+"""`coursekit grade`: autograde a folder of submissions with nbgrader, robustly.
+
+SUBMISSIONS is laid out ``<student_id>/<notebook>.ipynb`` (an LMS export, unzipped).
+Every submission is graded on its own: a file that is not a notebook, a symlink, a kernel
+that dies or a cell that never ends costs that student points with a readable status,
+never the batch. Output:
+
+    OUT/grades.csv                      one row per student, notebook and graded cell
+    OUT/feedback/<student>/<nb>.html    what the student sees (no hidden tests)
+    OUT/nbgrader/                       nbgrader's own working folder, for inspection
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import nbformat
+
+from coursekit import nbformat_utils as nbu
+from coursekit.course import (
+    CELL_TIMEOUT_S,
+    CourseError,
+    generate_assignments,
+    make_api,
+    solution_notebooks,
+    stage_sources,
+)
+
+STUDENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+-]{0,99}$")
+CSV_FIELDS = ("student", "notebook", "cell", "score", "max_score", "status")
+
+
+@dataclass
+class CellGrade:
+    student: str
+    notebook: str
+    cell: str
+    score: float
+    max_score: float
+    status: str
+
+
+def graded_cells(notebook: Path) -> list[tuple[str, float]]:
+    """(grade_id, points) of every autograded cell of an instructor notebook, in order."""
+    cells = []
+    for cell in nbu.read(notebook).cells:
+        meta = cell.metadata.get("nbgrader", {})
+        if meta.get("grade") and not meta.get("solution"):
+            cells.append((meta["grade_id"], float(meta.get("points", 0))))
+    return cells
+
+
+def _zeros(student: str, notebook: str, cells, status: str) -> list[CellGrade]:
+    return [CellGrade(student, notebook, cid, 0.0, pts, status) for cid, pts in cells]
+
+
+def _first_line(text: str, limit: int = 160) -> str:
+    line = next((ln.strip() for ln in str(text).splitlines() if ln.strip()), "")
+    line = re.sub(r"\x1b\[[0-9;]*m", "", line)  # ANSI colours from tracebacks
+    return line if len(line) <= limit else line[: limit - 3] + "..."
+
+
+def cell_statuses(nb: nbformat.NotebookNode, timeout_s: int = CELL_TIMEOUT_S) -> dict[str, str]:
+    """grade_id -> "passed", "not attempted" or a one-line reason, from an executed notebook."""
+    statuses = {}
+    for cell in nb.cells:
+        meta = cell.metadata.get("nbgrader", {})
+        if not meta.get("grade") or meta.get("solution"):
+            continue
+        status = "passed"
+        for out in cell.get("outputs", []):
+            if out.get("output_type") == "error":
+                ename, evalue = out.get("ename", "Error"), _first_line(out.get("evalue", ""))
+                if ename == "CellTimeoutError":
+                    status = f"failed: timed out after {timeout_s} s"
+                elif "not attempted" in evalue:
+                    status = "not attempted"
+                else:
+                    status = f"failed: {ename}" + (f": {evalue}" if evalue else " (hidden test)")
+                break
+        statuses[meta["grade_id"]] = status
+    return statuses
+
+
+def _failure_reason(result: dict) -> str:
+    """One readable line from nbgrader's captured error (e.g. a dead kernel)."""
+    text = f"{result.get('error', '')}\n{result.get('log', '')}"
+    if "DeadKernelError" in text or "Kernel died" in text:
+        return "error: the kernel died while running this notebook (os._exit, crash or out of memory)"
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    last = next((ln for ln in reversed(lines) if "Error" in ln or "Exception" in ln), lines[-1] if lines else "")
+    return f"error: grading could not finish: {_first_line(last)}"
+
+
+def _submission_problem(path: Path) -> str | None:
+    """Why a submitted file cannot be graded, or None if it is a readable notebook."""
+    if path.is_symlink():
+        return "refused: a symbolic link, not a notebook file"
+    try:
+        nb = nbformat.read(str(path), as_version=4)
+        nbformat.validate(nb)
+    except Exception as exc:  # noqa: BLE001 - any unreadable file is reported, not raised
+        return f"unreadable: not a valid notebook ({_first_line(exc)})"
+    return None
+
+
+class Grader:
+    """Grades submissions against the course's instructor notebooks."""
+
+    def __init__(self, root: Path, out_dir: Path, *, cell_timeout: int = CELL_TIMEOUT_S):
+        self.root = root
+        self.out_dir = out_dir
+        self.cell_timeout = cell_timeout
+        self.course_dir = out_dir / "nbgrader"
+        self.sources = {nb.stem: nb for nb in solution_notebooks(root)}
+        self.cells = {stem: graded_cells(nb) for stem, nb in self.sources.items()}
+        if self.course_dir.exists():
+            shutil.rmtree(self.course_dir)  # every run grades from scratch
+        self.course_dir.mkdir(parents=True)
+        stage_sources(root, self.course_dir, list(self.sources.values()))
+        generate_assignments(self.course_dir, list(self.sources))
+        self.api = make_api(self.course_dir, cell_timeout=cell_timeout)
+
+    def grade_all(self, submissions: Path) -> tuple[list[CellGrade], list[str]]:
+        """Grade every ``<student>/<notebook>.ipynb``; returns the rows and notes on skipped files."""
+        if not submissions.is_dir():
+            raise CourseError(f"submissions folder not found: {submissions}")
+        rows: list[CellGrade] = []
+        notes: list[str] = []
+        for student_dir in sorted(p for p in submissions.iterdir()):
+            student = student_dir.name
+            if not student_dir.is_dir() or student_dir.is_symlink():
+                notes.append(f"skipped {student}: not a student folder")
+                continue
+            if not STUDENT_ID.match(student):
+                notes.append(f"skipped {student!r}: student ids use letters, digits and . _ @ + -")
+                continue
+            submitted = {p.stem: p for p in student_dir.glob("*.ipynb")}
+            for extra in sorted(p.name for p in student_dir.iterdir() if p.stem not in self.sources):
+                notes.append(f"{student}: ignored {extra} (not a course notebook)")
+            for stem in self.sources:
+                if stem in submitted:
+                    rows += self.grade_one(student, stem, submitted[stem])
+                elif any(p.stem == stem for p in student_dir.iterdir()):
+                    rows += _zeros(student, stem, self.cells[stem], "unreadable: not an .ipynb file")
+                else:
+                    rows += _zeros(student, stem, self.cells[stem], "missing: not submitted")
+        return rows, notes
+
+    def grade_one(self, student: str, stem: str, path: Path) -> list[CellGrade]:
+        cells = self.cells[stem]
+        if problem := _submission_problem(path):
+            return _zeros(student, stem, cells, problem)
+        dest = self.course_dir / "submitted" / student / stem / f"{stem}.ipynb"
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, dest, follow_symlinks=False)
+        result = self.api.autograde(stem, student)
+        autograded = self.course_dir / "autograded" / student / stem / f"{stem}.ipynb"
+        if not result.get("success") or not autograded.exists():
+            return _zeros(student, stem, cells, _failure_reason(result))
+        statuses = cell_statuses(nbu.read(autograded), self.cell_timeout)
+        scores = self._scores(stem, student)
+        self._feedback(student, stem)
+        return [
+            CellGrade(student, stem, cid, scores.get(cid, 0.0), pts,
+                      statuses.get(cid, "failed: graded cell missing"))
+            for cid, pts in cells
+        ]
+
+    def _scores(self, stem: str, student: str) -> dict[str, float]:
+        from nbgrader.api import Gradebook
+
+        with Gradebook(self.api.coursedir.db_url, self.api.coursedir.course_id) as gb:
+            notebook = gb.find_submission_notebook(stem, stem, student)
+            return {g.name: float(g.score or 0.0) for g in notebook.grades if g.max_score}
+
+    def _feedback(self, student: str, stem: str) -> None:
+        result = self.api.generate_feedback(stem, student)
+        html = self.course_dir / "feedback" / student / stem / f"{stem}.html"
+        if result.get("success") and html.exists():
+            target = self.out_dir / "feedback" / student / f"{stem}.html"
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(html, target)
+
+
+def write_csv(rows: list[CellGrade], path: Path) -> None:
+    with path.open("w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(CSV_FIELDS)
+        for r in rows:
+            writer.writerow([r.student, r.notebook, r.cell, f"{r.score:g}", f"{r.max_score:g}", r.status])
+
+
+def summary_table(rows: list[CellGrade]) -> str:
+    """One line per student and notebook: score, max and the worst status."""
+    by_key: dict[tuple[str, str], list[CellGrade]] = {}
+    for r in rows:
+        by_key.setdefault((r.student, r.notebook), []).append(r)
+    lines = [f"{'student':<20} {'notebook':<18} {'score':>11}  status"]
+    for (student, notebook), cells in by_key.items():
+        got, total = sum(c.score for c in cells), sum(c.max_score for c in cells)
+        problems = sorted({c.status for c in cells if c.status != "passed"})
+        status = "all passed" if not problems else "; ".join(problems)
+        if len(status) > 90:
+            status = status[:87] + "..."
+        lines.append(f"{student:<20} {notebook:<18} {got:>5g} / {total:<4g}  {status}")
+    return "\n".join(lines)
+
+
+def grade(submissions: Path, out_dir: Path, root: Path, *, cell_timeout: int = CELL_TIMEOUT_S) -> list[CellGrade]:
+    """Grade a folder of submissions and write ``grades.csv`` and feedback to ``out_dir``."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    grader = Grader(root, out_dir, cell_timeout=cell_timeout)
+    rows, notes = grader.grade_all(submissions)
+    write_csv(rows, out_dir / "grades.csv")
+    print(summary_table(rows))
+    for note in notes:
+        print(f"note: {note}")
+    print(f"wrote {out_dir / 'grades.csv'} ({len(rows)} rows) and feedback in {out_dir / 'feedback'}")
+    return rows
