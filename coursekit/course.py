@@ -31,6 +31,10 @@ STDERR_WITHOUT_TRACEBACK = r"^(?![\s\S]*Traceback)"
 # infinite loop costs one cell, not the batch.
 CELL_TIMEOUT_S = 120
 
+# Kernels started by coursekit keep no history file and log only errors (ipykernel warns on
+# every start that its loopback TCP is unencrypted, which is noise in a grading log).
+KERNEL_ARGS = ("--HistoryManager.hist_file=:memory:", "--IPKernelApp.log_level=ERROR")
+
 
 class CourseError(Exception):
     """The course folder is not where it should be, or not what it should be."""
@@ -76,6 +80,7 @@ def nbgrader_config(course_dir: Path, *, cell_timeout: int = CELL_TIMEOUT_S) -> 
     c.Execute.timeout = cell_timeout
     c.Execute.interrupt_on_timeout = True
     c.Execute.kernel_name = "python3"
+    c.Execute.extra_arguments = list(KERNEL_ARGS)
     c.IgnorePattern.enabled = True
     c.IgnorePattern.pattern = STDERR_WITHOUT_TRACEBACK
     c.OverwriteCells.add_missing_cells = True
@@ -96,6 +101,12 @@ def nbgrader_config(course_dir: Path, *, cell_timeout: int = CELL_TIMEOUT_S) -> 
 
 def make_api(course_dir: Path, **config_kwargs):
     """An nbgrader API bound to ``course_dir``."""
+    import warnings
+
+    from sqlalchemy.exc import SAWarning
+
+    # nbgrader 0.9 triggers SQLAlchemy session warnings on every autograde; they are harmless.
+    warnings.filterwarnings("ignore", category=SAWarning)
     ensure_tools_on_path()
     from nbgrader.apps import NbGraderAPI
     from nbgrader.coursedir import CourseDirectory

@@ -65,23 +65,33 @@ def _first_line(text: str, limit: int = 160) -> str:
 
 
 def cell_statuses(nb: nbformat.NotebookNode, timeout_s: int = CELL_TIMEOUT_S) -> dict[str, str]:
-    """grade_id -> "passed", "not attempted" or a one-line reason, from an executed notebook."""
+    """grade_id -> "passed", "not attempted" or a one-line reason, from an executed notebook.
+
+    A cell that timed out leaves later cells without its definitions; their status says so,
+    so that "NameError" does not hide the real cause.
+    """
     statuses = {}
+    timed_out = ""
     for cell in nb.cells:
+        errors = [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
         meta = cell.metadata.get("nbgrader", {})
+        if errors and errors[0].get("ename") == "CellTimeoutError" and not timed_out:
+            timed_out = meta.get("grade_id") or cell.get("id", "?")
+            if not meta.get("grade"):
+                continue
         if not meta.get("grade") or meta.get("solution"):
             continue
         status = "passed"
-        for out in cell.get("outputs", []):
-            if out.get("output_type") == "error":
-                ename, evalue = out.get("ename", "Error"), _first_line(out.get("evalue", ""))
-                if ename == "CellTimeoutError":
-                    status = f"failed: timed out after {timeout_s} s"
-                elif "not attempted" in evalue:
-                    status = "not attempted"
-                else:
-                    status = f"failed: {ename}" + (f": {evalue}" if evalue else " (hidden test)")
-                break
+        if errors:
+            ename, evalue = errors[0].get("ename", "Error"), _first_line(errors[0].get("evalue", ""))
+            if ename == "CellTimeoutError":
+                status = f"failed: timed out after {timeout_s} s"
+            elif "not attempted" in evalue:
+                status = "not attempted"
+            else:
+                status = f"failed: {ename}" + (f": {evalue}" if evalue else " (hidden test)")
+                if timed_out:
+                    status += f" (cell '{timed_out}' timed out after {timeout_s} s before this)"
         statuses[meta["grade_id"]] = status
     return statuses
 
@@ -213,6 +223,8 @@ def summary_table(rows: list[CellGrade]) -> str:
 
 def grade(submissions: Path, out_dir: Path, root: Path, *, cell_timeout: int = CELL_TIMEOUT_S) -> list[CellGrade]:
     """Grade a folder of submissions and write ``grades.csv`` and feedback to ``out_dir``."""
+    # nbgrader changes directory while it works: relative paths would break its database URL.
+    submissions, out_dir, root = submissions.resolve(), out_dir.resolve(), root.resolve()
     out_dir.mkdir(parents=True, exist_ok=True)
     grader = Grader(root, out_dir, cell_timeout=cell_timeout)
     rows, notes = grader.grade_all(submissions)

@@ -6,7 +6,13 @@ import tempfile
 from pathlib import Path
 
 from coursekit import nbformat_utils as nbu
-from coursekit.course import NOTEBOOKS, CourseError, generate_assignments, solution_notebooks, stage_sources
+from coursekit.course import (
+    NOTEBOOKS,
+    CourseError,
+    generate_assignments,
+    solution_notebooks,
+    stage_sources,
+)
 
 
 def build_release(root: Path) -> dict[str, str]:

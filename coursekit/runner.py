@@ -41,10 +41,11 @@ def execute(nb: nbformat.NotebookNode, cwd: Path, *, allow_errors: bool = False,
     from nbclient import NotebookClient
     from tqdm.auto import tqdm
 
-    from coursekit.course import ensure_tools_on_path
+    from coursekit.course import KERNEL_ARGS, ensure_tools_on_path
 
     ensure_tools_on_path()
     client = NotebookClient(nb, timeout=cell_timeout, kernel_name="python3",
+                            extra_arguments=list(KERNEL_ARGS),
                             allow_errors=allow_errors, resources={"metadata": {"path": str(cwd)}})
     code_cells = sum(1 for c in nb.cells if c.cell_type == "code")
     bar = tqdm(total=code_cells, desc=label or "notebook", unit="cell", disable=not progress,

@@ -43,6 +43,13 @@ _COURSEKIT_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 class CheckFailed(AssertionError):
     """A check did not pass. An ``AssertionError`` so nbgrader and "Run all" stop on it."""
 
+    def _render_traceback_(self) -> list[str]:
+        # IPython/Jupyter show this instead of a stack trace: the message already says what
+        # failed, on which inputs, and where in the student's code; coursekit's frames would
+        # only bury it.
+        return [f"{type(self).__name__}: {line}" if i == 0 else line
+                for i, line in enumerate(str(self).splitlines())]
+
 
 class NotAttempted(CheckFailed):
     """The student's function is still the stub (it raised ``NotImplementedError``)."""
@@ -108,7 +115,8 @@ def _student_frames(tb) -> str:
         return ""
     lines = []
     for f in frames[-2:]:
-        where = "your code" if f.filename.startswith("<") else os.path.basename(f.filename)
+        in_notebook = f.filename.startswith("<") or "ipykernel_" in f.filename  # a cell, not a file
+        where = "your code" if in_notebook else os.path.basename(f.filename)
         lines.append(f"    {where}, line {f.lineno}: {(f.line or '').strip()}")
     return "\n".join(lines)
 

@@ -1,0 +1,59 @@
+"""`make course`, the README's first command, verified headlessly: it sets up, runs
+`coursekit doctor`, and starts JupyterLab serving notebooks/ with this environment's kernel."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.slow
+def test_make_course_starts_jupyterlab_on_the_notebooks(tmp_path):
+    if Path(sys.prefix).resolve() != (ROOT / ".venv").resolve():
+        pytest.skip("tests are not running from the repository's .venv")
+    env = dict(os.environ, JUPYTER_RUNTIME_DIR=str(tmp_path), JUPYTER_CONFIG_DIR=str(tmp_path / "cfg"))
+    lab_args = "--no-browser --port=0 --ServerApp.token=coursekit-test --ServerApp.ip=127.0.0.1"
+    proc = subprocess.Popen(["make", "course", f"LAB_ARGS={lab_args}"], cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            start_new_session=True)
+    log = []
+    try:
+        url = None
+        deadline = time.monotonic() + 300
+        while url is None and time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            if not line:
+                break
+            log.append(line)
+            if m := re.search(r"(http://127\.0\.0\.1:\d+)/lab\?token=coursekit-test", line):
+                url = m.group(1)
+        assert url, "JupyterLab did not start:\n" + "".join(log[-40:])
+        doctor = "".join(log)
+        assert "torch" in doctor.lower()  # coursekit doctor ran first and printed its table
+
+        def get(path):
+            with urllib.request.urlopen(f"{url}{path}?token=coursekit-test", timeout=30) as r:
+                return json.load(r)
+
+        listing = get("/api/contents")
+        names = {item["name"] for item in listing["content"]}
+        assert "01_neurons.ipynb" in names
+        specs = get("/api/kernelspecs")
+        assert "python3" in specs["kernelspecs"]
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)

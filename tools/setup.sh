@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Set up (or refresh) the course environment in .venv: idempotent, safe to re-run.
+#   bash tools/setup.sh          create/refresh .venv with coursekit[all]
+# Environment: PYTHON (default python3), COURSEKIT_WHEELS (a folder of local wheels, passed to
+# pip with --find-links; default /opt/wheels when it exists), COURSEKIT_ALLOW_CUDA=1 to accept a
+# CUDA build of torch (a GPU laptop).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PYTHON=${PYTHON:-python3}
+VENV=.venv
+STAMP=$VENV/.coursekit-setup-stamp
+
+if ! "$PYTHON" -c 'import sys; sys.exit(not ((3, 11) <= sys.version_info[:2] <= (3, 13)))' 2>/dev/null; then
+  echo "setup: coursekit needs Python 3.11 to 3.13; '$PYTHON' is $("$PYTHON" --version 2>&1 || echo missing)." >&2
+  echo "setup: install one, or run with PYTHON=/path/to/python3.11" >&2
+  exit 1
+fi
+
+[ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "$VENV"
+
+# Re-install only when what we install from changed (keeps `make test` quick on a warm machine).
+want=$(cat pyproject.toml constraints.txt tools/setup.sh | sha256sum | cut -d' ' -f1)
+if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$want" ]; then
+  echo "setup: .venv is up to date"
+else
+  find_links=()
+  wheels=${COURSEKIT_WHEELS:-/opt/wheels}
+  [ -d "$wheels" ] && find_links=(--find-links "$wheels")
+  start=$(date +%s)
+  "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip
+  "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check \
+      -c constraints.txt "${find_links[@]}" -e ".[all]"
+  echo "setup: installed in $(( $(date +%s) - start )) s"
+  echo "$want" > "$STAMP"
+fi
+
+# Fail loudly if a CUDA build of torch (several GB) came in instead of the CPU one.
+if [ "${COURSEKIT_ALLOW_CUDA:-0}" != 1 ]; then
+  "$VENV/bin/python" - <<'PY'
+import importlib.metadata as md
+import sys
+
+import torch
+
+cuda_pkgs = sorted(d.metadata["Name"] for d in md.distributions()
+                   if (d.metadata["Name"] or "").lower().startswith("nvidia-"))
+if torch.version.cuda is not None or cuda_pkgs:
+    print(f"setup: expected the CPU build of torch, got torch {torch.__version__} "
+          f"(CUDA {torch.version.cuda}) with {cuda_pkgs or 'no'} nvidia packages.\n"
+          "setup: remove .venv and re-run; check constraints.txt and COURSEKIT_WHEELS "
+          "(or set COURSEKIT_ALLOW_CUDA=1 on a GPU machine).", file=sys.stderr)
+    sys.exit(1)
+print(f"setup: torch {torch.__version__} (CPU build), no CUDA packages")
+PY
+fi
