@@ -118,6 +118,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["figures"]:
+        # argparse's REMAINDER drops leading options (`figures --check`): hand over untouched.
+        return cmd_figures(argparse.Namespace(rest=argv[1:]))
     args = build_parser().parse_args(argv)
     from coursekit.course import CourseError
 
