@@ -27,6 +27,7 @@ def clean(nb: nbformat.NotebookNode, *, keep_outputs: bool) -> nbformat.Notebook
             if not keep_outputs:
                 cell.outputs = []
                 cell.execution_count = None
+            cell.outputs = _merge_streams(cell.outputs)
             for output in cell.outputs:
                 # nbclient stamps outputs with per-run metadata; only display data needs any.
                 if "metadata" in output and output.get("output_type") != "display_data":
@@ -35,6 +36,20 @@ def clean(nb: nbformat.NotebookNode, *, keep_outputs: bool) -> nbformat.Notebook
             cell.pop("attachments", None)
     nb.nbformat, nb.nbformat_minor = 4, 5
     return nb
+
+
+def _merge_streams(outputs: list) -> list:
+    """Join consecutive stdout (or stderr) chunks: how a kernel splits printed text depends on
+    timing, and stored notebooks must not change from one run to the next."""
+    merged: list = []
+    for out in outputs:
+        prev = merged[-1] if merged else None
+        if (out.get("output_type") == "stream" and prev is not None
+                and prev.get("output_type") == "stream" and prev.get("name") == out.get("name")):
+            prev["text"] = prev["text"] + out["text"]
+        else:
+            merged.append(out)
+    return merged
 
 
 def dumps(nb: nbformat.NotebookNode) -> str:

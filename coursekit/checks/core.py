@@ -231,31 +231,39 @@ class Checker:
             self.fail(subcheck, f"expected shape {exp_arr.shape}, got {got_arr.shape}",
                       hint=hint, tolerance=tolerance)
         bad_nan = np.isnan(got_arr) & ~np.isnan(exp_arr)
+        diagnose = list(diagnose)
         if np.any(bad_nan) or (np.any(~np.isfinite(got_arr) & np.isfinite(exp_arr))):
             detail = f"got nan or inf where the answer is finite: {summarize(got_arr)}"
-            self.fail(subcheck, detail, hint=self._diagnosed(got_arr, diagnose, hint),
+            self.fail(subcheck, detail, hint=self._diagnosed(got_arr, exp_arr, diagnose, hint, rtol, atol),
                       tolerance=tolerance)
         if not np.allclose(got_arr, exp_arr, rtol=rtol, atol=atol, equal_nan=True):
-            self.fail(subcheck, self._difference(got_arr, exp_arr),
-                      hint=self._diagnosed(got_arr, diagnose, hint), tolerance=tolerance)
+            self.fail(subcheck, self._difference(got_arr, exp_arr, rtol, atol),
+                      hint=self._diagnosed(got_arr, exp_arr, diagnose, hint, rtol, atol),
+                      tolerance=tolerance)
         self.ok()
 
     @staticmethod
-    def _diagnosed(got: np.ndarray, diagnose: Iterable[tuple[Any, str]], default: str) -> str:
+    def _diagnosed(got: np.ndarray, expected: np.ndarray, diagnose: list[tuple[Any, str]],
+                   default: str, rtol: float, atol: float) -> str:
+        """The hint of the first known-wrong answer that ``got`` matches (with the check's own
+        tolerance), skipping any that would also match the right answer (no information)."""
         for wrong, wrong_hint in diagnose:
             wrong_arr = np.asarray(wrong, dtype=float)
-            if wrong_arr.shape == got.shape and np.allclose(got, wrong_arr, rtol=1e-5, atol=1e-7,
-                                                              equal_nan=True):
+            if wrong_arr.shape != got.shape:
+                continue
+            if np.allclose(wrong_arr, expected, rtol=rtol, atol=atol, equal_nan=True):
+                continue
+            if np.allclose(got, wrong_arr, rtol=rtol, atol=atol, equal_nan=True):
                 return wrong_hint
         return default
 
     @staticmethod
-    def _difference(got: np.ndarray, expected: np.ndarray) -> str:
+    def _difference(got: np.ndarray, expected: np.ndarray, rtol: float, atol: float) -> str:
         if got.ndim == 0:
             return f"expected {expected.item():.6g}, got {got.item():.6g}"
         diff = np.abs(np.nan_to_num(got - expected, nan=np.inf))
         worst = np.unravel_index(int(np.argmax(diff)), diff.shape)
-        n_bad = int(np.sum(~np.isclose(got, expected, equal_nan=True)))
+        n_bad = int(np.sum(~np.isclose(got, expected, rtol=rtol, atol=atol, equal_nan=True)))
         return (f"{n_bad} of {got.size} values differ; worst at index {tuple(int(i) for i in worst)}: "
                 f"expected {expected[worst]:.6g}, got {got[worst]:.6g}")
 
