@@ -4,12 +4,14 @@
 VENV := .venv
 BIN := $(VENV)/bin
 LAB_ARGS ?=
+# JupyterLab refuses to start as root (containers, CI) unless told it is deliberate.
+LAB_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
 
 .PHONY: course test setup lint release figures run
 
 course: setup
 	$(BIN)/coursekit doctor
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/jupyter lab notebooks/ $(LAB_ARGS)
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/jupyter lab notebooks/ $(LAB_ROOT) $(LAB_ARGS)
 
 test: setup
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from nbconvert.preprocessors import Preprocessor
-from nbgrader.preprocessors import ClearHiddenTests
+from nbgrader.preprocessors import ClearHiddenTests, NbGraderPreprocessor
 from nbgrader.utils import is_grade
 
 
-class HideHiddenTests(Preprocessor):
+class HideHiddenTests(NbGraderPreprocessor):
     """For every graded cell: drop the hidden-test region from the source, and replace each
-    error's traceback (which quotes the failing line) by its one-line message."""
+    error's traceback (which quotes the failing line) by its one-line message.
+
+    An nbgrader preprocessor (enabled by default) rather than a plain nbconvert one, which
+    nbconvert registers disabled: configured but disabled, hidden tests reached students.
+    """
 
     def preprocess_cell(self, cell, resources, index):
         if cell.cell_type != "code" or not is_grade(cell):

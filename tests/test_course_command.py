@@ -9,6 +9,7 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -27,17 +28,27 @@ def test_make_course_starts_jupyterlab_on_the_notebooks(tmp_path):
     proc = subprocess.Popen(["make", "course", f"LAB_ARGS={lab_args}"], cwd=ROOT, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             start_new_session=True)
-    log = []
+    # A reader thread, so that a server that never prints its address fails at the deadline
+    # instead of blocking readline() forever.
+    log: list[str] = []
+
+    def read_lines():
+        for line in proc.stdout:
+            log.append(line)
+
+    reader = threading.Thread(target=read_lines, daemon=True)
+    reader.start()
     try:
         url = None
         deadline = time.monotonic() + 300
-        while url is None and time.monotonic() < deadline:
-            line = proc.stdout.readline()
-            if not line:
-                break
-            log.append(line)
-            if m := re.search(r"(http://127\.0\.0\.1:\d+)/lab\?token=coursekit-test", line):
+        while url is None and time.monotonic() < deadline and (reader.is_alive() or log):
+            # Jupyter Server masks a token given on the command line ("/lab?token=..."): match the address.
+            if m := re.search(r"(http://127\.0\.0\.1:\d+)/lab\?token=", "".join(log)):
                 url = m.group(1)
+            elif not reader.is_alive():
+                break
+            else:
+                time.sleep(0.5)
         assert url, "JupyterLab did not start:\n" + "".join(log[-40:])
         doctor = "".join(log)
         assert "torch" in doctor.lower()  # coursekit doctor ran first and printed its table
