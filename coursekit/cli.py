@@ -41,7 +41,8 @@ def cmd_release(args) -> int:
 def cmd_grade(args) -> int:
     from coursekit.grading import grade
 
-    grade(Path(args.submissions), Path(args.out), _root(args), cell_timeout=args.timeout)
+    grade(Path(args.submissions), Path(args.out), _root(args), cell_timeout=args.timeout,
+          sandbox=not args.no_sandbox)
     return 0
 
 
@@ -95,6 +96,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("submissions")
     p.add_argument("--out", required=True, help="folder for grades.csv and feedback/")
     p.add_argument("--timeout", type=int, default=120, help="seconds per cell (default 120)")
+    p.add_argument("--no-sandbox", action="store_true",
+                   help="grade with plain nbgrader: student code runs with YOUR rights (unsafe)")
     p.set_defaults(func=cmd_grade)
 
     p = sub.add_parser("validate", help="check a notebook is gradable and its checks pass")

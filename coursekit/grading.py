@@ -3,7 +3,12 @@
 SUBMISSIONS is laid out ``<student_id>/<notebook>.ipynb`` (an LMS export, unzipped).
 Every submission is graded on its own: a file that is not a notebook, a symlink, a kernel
 that dies or a cell that never ends costs that student points with a readable status,
-never the batch. Output:
+never the batch.
+
+By default each submission runs in the sandbox (coursekit.sandbox, docs/sandbox.md): the
+student's code in a locked-down process, the tests in this one. ``sandbox=False`` grades with
+plain nbgrader autograde instead, where student code runs with the instructor's rights.
+Output:
 
     OUT/grades.csv                      one row per student, notebook and graded cell
     OUT/feedback/<student>/<nb>.html    what the student sees (no hidden tests)
@@ -15,6 +20,7 @@ from __future__ import annotations
 import csv
 import re
 import shutil
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,6 +35,7 @@ from coursekit.course import (
     solution_notebooks,
     stage_sources,
 )
+from coursekit.submissions import first_line, load_submission
 
 STUDENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+-]{0,99}$")
 CSV_FIELDS = ("student", "notebook", "cell", "score", "max_score", "status")
@@ -58,12 +65,6 @@ def _zeros(student: str, notebook: str, cells, status: str) -> list[CellGrade]:
     return [CellGrade(student, notebook, cid, 0.0, pts, status) for cid, pts in cells]
 
 
-def _first_line(text: str, limit: int = 160) -> str:
-    line = next((ln.strip() for ln in str(text).splitlines() if ln.strip()), "")
-    line = re.sub(r"\x1b\[[0-9;]*m", "", line)  # ANSI colours from tracebacks
-    return line if len(line) <= limit else line[: limit - 3] + "..."
-
-
 def cell_statuses(nb: nbformat.NotebookNode, timeout_s: int = CELL_TIMEOUT_S) -> dict[str, str]:
     """grade_id -> "passed", "not attempted" or a one-line reason, from an executed notebook.
 
@@ -83,7 +84,7 @@ def cell_statuses(nb: nbformat.NotebookNode, timeout_s: int = CELL_TIMEOUT_S) ->
             continue
         status = "passed"
         if errors:
-            ename, evalue = errors[0].get("ename", "Error"), _first_line(errors[0].get("evalue", ""))
+            ename, evalue = errors[0].get("ename", "Error"), first_line(errors[0].get("evalue", ""))
             if ename == "CellTimeoutError":
                 status = f"failed: timed out after {timeout_s} s"
             elif "not attempted" in evalue:
@@ -103,31 +104,28 @@ def _failure_reason(result: dict) -> str:
         return "error: the kernel died while running this notebook (os._exit, crash or out of memory)"
     lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
     last = next((ln for ln in reversed(lines) if "Error" in ln or "Exception" in ln), lines[-1] if lines else "")
-    return f"error: grading could not finish: {_first_line(last)}"
-
-
-def _submission_problem(path: Path) -> str | None:
-    """Why a submitted file cannot be graded, or None if it is a readable notebook."""
-    if path.is_symlink():
-        return "refused: a symbolic link, not a notebook file"
-    try:
-        nb = nbformat.read(str(path), as_version=4)
-        nbformat.validate(nb)
-    except Exception as exc:  # noqa: BLE001 - any unreadable file is reported, not raised
-        return f"unreadable: not a valid notebook ({_first_line(exc)})"
-    return None
+    return f"error: grading could not finish: {first_line(last)}"
 
 
 class Grader:
     """Grades submissions against the course's instructor notebooks."""
 
-    def __init__(self, root: Path, out_dir: Path, *, cell_timeout: int = CELL_TIMEOUT_S):
+    def __init__(self, root: Path, out_dir: Path, *, cell_timeout: int = CELL_TIMEOUT_S,
+                 sandbox: bool = True):
         self.root = root
         self.out_dir = out_dir
         self.cell_timeout = cell_timeout
+        self.sandbox = sandbox
         self.course_dir = out_dir / "nbgrader"
         self.sources = {nb.stem: nb for nb in solution_notebooks(root)}
         self.cells = {stem: graded_cells(nb) for stem, nb in self.sources.items()}
+        if sandbox:
+            from coursekit.sandbox import sandbox_problem
+
+            if problem := sandbox_problem():  # never fall back to unsandboxed grading silently
+                raise CourseError(f"{problem}\nSet it up with `sudo bash tools/setup-sandbox.sh`, "
+                                  "or grade without it: `coursekit grade --no-sandbox` (unsafe)")
+            return
         if self.course_dir.exists():
             shutil.rmtree(self.course_dir)  # every run grades from scratch
         self.course_dir.mkdir(parents=True)
@@ -163,8 +161,11 @@ class Grader:
 
     def grade_one(self, student: str, stem: str, path: Path) -> list[CellGrade]:
         cells = self.cells[stem]
-        if problem := _submission_problem(path):
+        nb, problem = load_submission(path)
+        if problem:
             return _zeros(student, stem, cells, problem)
+        if self.sandbox:
+            return self._grade_sandboxed(student, stem, nb)
         dest = self.course_dir / "submitted" / student / stem / f"{stem}.ipynb"
         dest.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(path, dest, follow_symlinks=False)
@@ -180,6 +181,17 @@ class Grader:
                       statuses.get(cid, "failed: graded cell missing"))
             for cid, pts in cells
         ]
+
+    def _grade_sandboxed(self, student: str, stem: str, nb) -> list[CellGrade]:
+        from coursekit.sandbox import feedback_html, grade_submission
+
+        rows, executed = grade_submission(self.sources[stem], nb, student=student,
+                                          cell_timeout=self.cell_timeout)
+        if executed.cells:
+            target = self.out_dir / "feedback" / student / f"{stem}.html"
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(feedback_html(executed), encoding="utf-8")
+        return rows
 
     def _scores(self, stem: str, student: str) -> dict[str, float]:
         from nbgrader.api import Gradebook
@@ -221,16 +233,26 @@ def summary_table(rows: list[CellGrade]) -> str:
     return "\n".join(lines)
 
 
-def grade(submissions: Path, out_dir: Path, root: Path, *, cell_timeout: int = CELL_TIMEOUT_S) -> list[CellGrade]:
+UNSANDBOXED_WARNING = (
+    "WARNING: graded WITHOUT the sandbox (--no-sandbox): student code ran with your rights. It "
+    "could read solutions/, the gradebook and other submissions, and tamper with its own tests.")
+
+
+def grade(submissions: Path, out_dir: Path, root: Path, *, cell_timeout: int = CELL_TIMEOUT_S,
+          sandbox: bool = True) -> list[CellGrade]:
     """Grade a folder of submissions and write ``grades.csv`` and feedback to ``out_dir``."""
     # nbgrader changes directory while it works: relative paths would break its database URL.
     submissions, out_dir, root = submissions.resolve(), out_dir.resolve(), root.resolve()
     out_dir.mkdir(parents=True, exist_ok=True)
-    grader = Grader(root, out_dir, cell_timeout=cell_timeout)
+    grader = Grader(root, out_dir, cell_timeout=cell_timeout, sandbox=sandbox)
+    if not sandbox:
+        print(UNSANDBOXED_WARNING, file=sys.stderr)
     rows, notes = grader.grade_all(submissions)
     write_csv(rows, out_dir / "grades.csv")
     print(summary_table(rows))
     for note in notes:
         print(f"note: {note}")
+    if not sandbox:
+        print(UNSANDBOXED_WARNING)
     print(f"wrote {out_dir / 'grades.csv'} ({len(rows)} rows) and feedback in {out_dir / 'feedback'}")
     return rows

@@ -1,8 +1,10 @@
 """`coursekit grade` end to end, with real nbgrader and real kernels.
 
-One batch of submissions for every notebook: the solution gets full marks, the untouched
-release gets 0, a partly solved one gets partial marks; hostile or broken submissions are
-graded sensibly while the honest ones beside them keep their right scores.
+One batch of submissions for every notebook, graded by plain nbgrader (`--no-sandbox`): the
+solution gets full marks, the untouched release gets 0, a partly solved one gets partial marks;
+broken or tampered submissions are graded sensibly while the honest ones beside them keep their
+right scores. A second, smaller batch goes through the default path, the sandbox
+(tests/test_sandbox.py covers the attacks on it).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from conftest import require_sandbox
 
 from coursekit.course import solution_notebooks
 from coursekit.grading import graded_cells
@@ -117,9 +120,10 @@ def graded(tmp_path_factory):
 
     result = subprocess.run(
         [sys.executable, "-m", "coursekit.cli", "--root", str(ROOT), "grade", str(subs),
-         "--out", str(out), "--timeout", str(CELL_TIMEOUT)],
+         "--out", str(out), "--timeout", str(CELL_TIMEOUT), "--no-sandbox"],
         capture_output=True, text=True, timeout=1500)
     assert result.returncode == 0, result.stdout + result.stderr
+    assert "graded WITHOUT the sandbox" in result.stdout  # the loud warning, in the summary
     with (out / "grades.csv").open() as f:
         rows = list(csv.DictReader(f))
     by_key: dict[tuple[str, str], list[dict]] = {}
@@ -198,8 +202,13 @@ def test_every_student_has_a_row_per_graded_cell(graded):
 
 
 def test_feedback_hides_hidden_tests(graded):
+    import html as html_lib
+    import re
+
     _, out, _ = graded
-    html = (out / "feedback" / "alice" / f"{PILOT}.html").read_text()
+    raw = (out / "feedback" / "alice" / f"{PILOT}.html").read_text()
+    # compare against the text a student reads: syntax highlighting splits code into tags
+    html = html_lib.unescape(re.sub(r"<[^>]+>", "", raw))
     assert "check_weighted_sum" in html
     source = nbformat.read(str(ROOT / "solutions" / f"{PILOT}.ipynb"), as_version=4)
     for cell in source.cells:
@@ -244,3 +253,33 @@ def test_validate_reports_gradability_and_checks(tmp_path):
     assert fail.returncode == 1
     assert "cell 'neuron_test' is missing" in fail.stdout
     assert "dense_layer_test: failed" in fail.stdout
+
+
+def test_default_grading_uses_the_sandbox(tmp_path):
+    require_sandbox()
+    subs, out = tmp_path / "subs", tmp_path / "out"
+    for stem in NOTEBOOKS:
+        _write(subs, "alice", stem, solved(stem))
+    _write(subs, "bob", PILOT, _release(PILOT))
+    exiting = solved(PILOT)
+    _cell(exiting, "neuron").source = "import os\nos._exit(1)"
+    _write(subs, "frank", PILOT, exiting)
+    result = subprocess.run(
+        [sys.executable, "-m", "coursekit.cli", "--root", str(ROOT), "grade", str(subs),
+         "--out", str(out), "--timeout", str(CELL_TIMEOUT)],
+        capture_output=True, text=True, timeout=1500)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "WITHOUT the sandbox" not in result.stdout + result.stderr
+    assert not (out / "nbgrader").exists()  # nbgrader's kernel was not used
+    with (out / "grades.csv").open() as f:
+        rows = list(csv.DictReader(f))
+    score = {}
+    for r in rows:
+        score[(r["student"], r["notebook"])] = score.get((r["student"], r["notebook"]), 0) + float(r["score"])
+    for stem in NOTEBOOKS:
+        assert score[("alice", stem)] == sum(_points(stem).values())
+    assert score[("bob", PILOT)] == 0
+    frank = {r["cell"]: r for r in rows if r["student"] == "frank"}
+    assert float(frank["weighted_sum_test"]["score"]) == 1  # graded before the kernel died
+    assert "kernel died" in frank["count_parameters_test"]["status"]
+    assert (out / "feedback" / "alice" / f"{PILOT}.html").exists()

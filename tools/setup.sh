@@ -54,3 +54,9 @@ if torch.version.cuda is not None or cuda_pkgs:
 print(f"setup: torch {torch.__version__} (CPU build), no CUDA packages")
 PY
 fi
+
+# The grading sandbox (bubblewrap and an unprivileged user) can only be set up as root; as a
+# student you don't need it, and `coursekit grade` says how to set it up when it is missing.
+if [ "$(id -u)" = 0 ]; then
+  bash tools/setup-sandbox.sh
+fi
