@@ -276,3 +276,60 @@ def test_a_forged_reply_is_a_protocol_error(student):
     with pytest.raises(SandboxBroken) as info:
         student.get("forge2")()
     assert info.value.reason == "protocol"
+
+
+def test_in_place_writes_to_array_arguments_come_back(student):
+    student.run("import numpy as np\n"
+                "def bump(x, grads, scale=None):\n"
+                "    x += 1\n"
+                "    grads[1][0] = -5.0\n"
+                "    scale['w'] *= 2\n"
+                "    return 'done'\n"
+                "def rebind(x):\n    x = x * 0\n    return float(x.sum())\n")
+    x, grads, scale = np.zeros(3), [np.ones(2), np.ones(2)], {"w": np.full(2, 3.0)}
+    untouched = np.ones(2)
+    assert student.get("bump")(x, [untouched, grads[1]], scale=scale) == "done"
+    assert np.array_equal(x, [1.0, 1.0, 1.0])          # top-level argument
+    assert np.array_equal(grads[1], [-5.0, 1.0])        # inside a list
+    assert np.array_equal(untouched, [1.0, 1.0])        # not written: not changed
+    assert np.array_equal(scale["w"], [6.0, 6.0])        # keyword argument, inside a dict
+    y = np.ones(4)
+    assert student.get("rebind")(y) == 0.0 and np.array_equal(y, np.ones(4))  # a new array: no effect
+
+
+@pytest.mark.parametrize("source, check, hint", [
+    ("import numpy as np\n"
+     "def numerical_gradient(f, x, eps=1e-5):\n"
+     "    g = np.zeros_like(x, dtype=float)\n"
+     "    for i in np.ndindex(x.shape):\n"
+     "        x[i] += eps; fp = f(x)\n"
+     "        x[i] -= 2 * eps; fm = f(x)\n"
+     "        g[i] = (fp - fm) / (2 * eps)\n"  # never restores x[i]
+     "    return g\n", "check_numerical_gradient", "restore each element"),
+    ("import numpy as np\n"
+     "def sigmoid(x):\n"
+     "    x *= -1\n    np.exp(x, out=x)\n    x += 1\n    return np.reciprocal(x, out=x)\n",
+     "check_sigmoid", "in-place update"),
+])
+def test_checks_see_in_place_mistakes_made_in_the_other_process(student, source, check, hint):
+    from coursekit.checks import CheckFailed, activations, backprop
+
+    student.run(source)
+    module = backprop if hasattr(backprop, check) else activations
+    with pytest.raises(CheckFailed, match=hint):
+        getattr(module, check)(student.get(check.removeprefix("check_")))
+
+
+def test_a_call_reply_without_its_value_is_a_protocol_error(student):
+    # The student's code replaces its server's handler to answer calls with a bare value.
+    student.run("import gc\n"
+                "server = next(o for o in gc.get_objects() if type(o).__name__ == 'StudentServer')\n"
+                "honest = server.endpoint.handler\n"
+                "def forged(message):\n"
+                "    out = honest(message)\n"
+                "    return out['value'] if message['op'] in ('call', 'method') else out\n"
+                "server.endpoint.handler = forged\n"
+                "def f():\n    return 1\n")
+    with pytest.raises(SandboxBroken) as info:
+        student.get("f")()
+    assert info.value.reason == "protocol"

@@ -22,6 +22,7 @@ import builtins
 from collections.abc import Callable
 from typing import Any
 
+from coursekit.sandbox import inplace
 from coursekit.sandbox.protocol import (
     ChannelClosed,
     ChannelTimeout,
@@ -100,12 +101,23 @@ class Session:
         return self.request("get", name=name)
 
     def call(self, ref: int, args: tuple, kwargs: dict) -> Any:
-        return self.request("call", ref=ref, args=self.codec.encode(list(args)),
-                            kwargs=self.codec.encode(dict(kwargs)))
+        reply = self.request("call", ref=ref, args=self.codec.encode(list(args)),
+                             kwargs=self.codec.encode(dict(kwargs)))
+        return self._returned(reply, args, kwargs)
 
     def method(self, ref: int, name: str, args: tuple, kwargs: dict) -> Any:
-        return self.request("method", ref=ref, name=name, args=self.codec.encode(list(args)),
-                            kwargs=self.codec.encode(dict(kwargs)))
+        reply = self.request("method", ref=ref, name=name, args=self.codec.encode(list(args)),
+                             kwargs=self.codec.encode(dict(kwargs)))
+        return self._returned(reply, args, kwargs)
+
+    def _returned(self, reply: Any, args: tuple, kwargs: dict) -> Any:
+        """A call's value, after mirroring what it wrote into our array arguments."""
+        if type(reply) is not dict or set(reply) != {"value", "changed"}:
+            self.broken = SandboxBroken("protocol", "invalid answer from the student's process: "
+                                                    "a call's reply without its value")
+            raise SandboxBroken(self.broken.reason, self.broken.detail)
+        inplace.apply_changes(reply["changed"], args, kwargs)
+        return reply["value"]
 
 
 class TrustedCodec(Codec):

@@ -6,7 +6,8 @@ and 2 are then pointed at /dev/null, so nothing the student's code prints (from 
 subprocess) can reach the channel by accident.
 
 Requests: ``run`` a code cell (in IPython, so magics work; returns its outputs and error),
-``get`` a top-level name, ``call`` / ``getattr`` / ``setattr`` / ``method`` / ``deepcopy`` /
+``get`` a top-level name, ``call`` / ``method`` (answered with the value and the array arguments
+the call changed, see :mod:`coursekit.sandbox.inplace`) / ``getattr`` / ``setattr`` / ``method`` / ``deepcopy`` /
 ``dir`` on an object it handed out earlier. Everything here is untrusted by design: the student's
 code runs in this process and can change any of it; the grader only ever reads data from it.
 """
@@ -20,6 +21,7 @@ import os
 import sys
 from typing import Any
 
+from coursekit.sandbox import inplace
 from coursekit.sandbox.protocol import (
     ChannelClosed,
     Codec,
@@ -205,16 +207,21 @@ class StudentServer:
                 raise NameError(f"name {clip(name, 80)!r} is not defined")
             return ns[name]
         obj = self.codec.exported(message.get("ref"))
-        if op == "call":
+        if op in ("call", "method"):
+            args, kwargs = decode(message.get("args", [])), self._kwargs(message)
+            if type(args) is not list:
+                raise ProtocolError("arguments must be a list")
+            before = inplace.snapshot(args, kwargs)
             with self._quiet():
-                return obj(*decode(message.get("args", [])), **self._kwargs(message))
-        if op == "method":
-            name = self._name(message)
-            args = decode(message.get("args", []))
-            with self._quiet():
-                if name.startswith("__") and not isinstance(obj, type):
-                    return getattr(type(obj), name)(obj, *args, **self._kwargs(message))
-                return getattr(obj, name)(*args, **self._kwargs(message))
+                if op == "call":
+                    value = obj(*args, **kwargs)
+                else:
+                    name = self._name(message)
+                    if name.startswith("__") and not isinstance(obj, type):
+                        value = getattr(type(obj), name)(obj, *args, **kwargs)
+                    else:
+                        value = getattr(obj, name)(*args, **kwargs)
+            return {"value": value, "changed": inplace.changed_arrays(before)}
         if op == "getattr":
             with self._quiet():
                 return getattr(obj, self._name(message))
