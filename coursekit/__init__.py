@@ -6,7 +6,7 @@ some of them need) load on first use of a name listed here.
 
 from __future__ import annotations
 
-import importlib
+from coursekit._lazy import lazy_exports
 
 __version__ = "0.1.0"
 
@@ -25,13 +25,4 @@ _EXPORTS = {
 __all__ = ["__version__", "REPOSITORY", *_EXPORTS]
 
 
-def __getattr__(name: str):
-    if name in _EXPORTS:
-        value = getattr(importlib.import_module(_EXPORTS[name]), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'coursekit' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, extra=("__version__", "REPOSITORY"))

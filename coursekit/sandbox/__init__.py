@@ -9,7 +9,7 @@ use, so that the process inside the sandbox imports only what it needs.
 
 from __future__ import annotations
 
-import importlib
+from coursekit._lazy import lazy_exports
 
 _EXPORTS = {
     "grade_submission": "coursekit.sandbox.grade",
@@ -24,13 +24,4 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str):
-    if name in _EXPORTS:
-        value = getattr(importlib.import_module(_EXPORTS[name]), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'coursekit.sandbox' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return __all__
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
