@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import socket
+import sys
 import threading
 from pathlib import Path
 
@@ -92,7 +93,7 @@ words = {words!r}
 found = []
 for folder, dirs, files in os.walk("/"):
     dirs[:] = [d for d in dirs if os.path.join(folder, d) not in ("/proc", "/sys", "/usr", "/dev")
-               and "site-packages" not in folder and not folder.startswith("/root/.pyenv")]
+               and "site-packages" not in folder and not folder.startswith("{python_home}")]
     for name in files + dirs:
         path = os.path.join(folder, name)
         if any(p in path for p in paths):
@@ -204,7 +205,7 @@ def batch(tmp_path_factory):
         "patched-solved": _with_cell(full, PATCH_CHECKS),
         "rigged-eq": _replace(full, "weighted_sum", RIGGED),
         "snoop-stub": _with_cell(stub, SNOOP.format(
-            other=OTHER_SECRET, targets=targets, root=ROOT,
+            other=OTHER_SECRET, targets=targets, root=ROOT, python_home=sys.base_prefix,
             words=[SECRET, OTHER_SECRET, "### BEGIN HIDDEN TESTS\n", *_hidden_lines()])),
         "network-solved": _with_cell(full, NETWORK.format(port=listener.getsockname()[1])),
         "fork-bomb": _replace(full, "count_parameters", FORK_BOMB),

@@ -30,6 +30,7 @@ from coursekit.sandbox.proxy import Session
 SANDBOX_USER = os.environ.get("COURSEKIT_SANDBOX_USER", "coursekit-sandbox")
 SETUP_HINT = "run `sudo bash tools/setup-sandbox.sh`, or grade with --no-sandbox"
 START_TIMEOUT_S = 60
+SANDBOX_TMP = "/tmp"  # inside the sandbox: a private tmpfs, the only writable place (and HOME)
 
 
 class SandboxUnavailable(RuntimeError):
@@ -111,9 +112,9 @@ def command(limits: Limits) -> list[str]:
                 "--unshare-cgroup-try"]
     else:
         cmd += ["--unshare-all"]
-    env = {"PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin", "HOME": "/tmp", "TMPDIR": "/tmp",
+    env = {"PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin", "HOME": SANDBOX_TMP, "TMPDIR": SANDBOX_TMP,
            "LANG": "C.UTF-8", "MPLBACKEND": "module://matplotlib_inline.backend_inline",
-           "MPLCONFIGDIR": "/tmp/.matplotlib", "IPYTHONDIR": "/tmp/.ipython",
+           "MPLCONFIGDIR": f"{SANDBOX_TMP}/.matplotlib", "IPYTHONDIR": f"{SANDBOX_TMP}/.ipython",
            "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
            "PYTHONHASHSEED": "0", "PYTHONDONTWRITEBYTECODE": "1", "TF_CPP_MIN_LOG_LEVEL": "2"}
     for key, value in env.items():
@@ -128,14 +129,14 @@ def command(limits: Limits) -> list[str]:
     for etc in ("/etc/ld.so.cache", "/etc/localtime"):
         cmd += ["--ro-bind-try", etc, etc]
     cmd += ["--proc", "/proc", "--dev", "/dev",
-            "--perms", "1777", "--size", str(limits.tmp_bytes), "--tmpfs", "/tmp",
+            "--perms", "1777", "--size", str(limits.tmp_bytes), "--tmpfs", SANDBOX_TMP,
             "--perms", "1777", "--size", str(16 * 1024**2), "--tmpfs", "/dev/shm"]
     binds = _prefixes() + _coursekit_binds()
     for parent in _parents(binds):
         cmd += ["--perms", "0755", "--dir", parent]
     for path in binds:
         cmd += ["--ro-bind", str(path), str(path)]
-    cmd += ["--chdir", "/tmp"]
+    cmd += ["--chdir", SANDBOX_TMP]
     if as_root:
         uid, gid = sandbox_user()  # type: ignore[misc]
         cmd += ["--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID", "--",
