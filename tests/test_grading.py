@@ -283,3 +283,18 @@ def test_default_grading_uses_the_sandbox(tmp_path):
     assert float(frank["weighted_sum_test"]["score"]) == 1  # graded before the kernel died
     assert "kernel died" in frank["count_parameters_test"]["status"]
     assert (out / "feedback" / "alice" / f"{PILOT}.html").exists()
+
+
+def test_grading_stops_with_the_fix_when_no_sandbox_can_start(tmp_path):
+    subs, out = tmp_path / "subs", tmp_path / "out"
+    _write(subs, "alice", PILOT, solved(PILOT))
+    no_bwrap = dict(os.environ, PATH=str(tmp_path))  # bubblewrap cannot be found
+    result = subprocess.run(
+        [sys.executable, "-m", "coursekit.cli", "--root", str(ROOT), "grade", str(subs),
+         "--out", str(out)], capture_output=True, text=True, timeout=300, env=no_bwrap)
+    assert result.returncode != 0
+    message = result.stdout + result.stderr
+    assert "bubblewrap (bwrap) is not installed" in message
+    assert "sudo bash tools/setup-sandbox.sh" in message and "--no-sandbox" in message
+    assert "Traceback" not in message
+    assert not (out / "grades.csv").exists()  # never a silent fallback to unsandboxed grading
