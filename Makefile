@@ -9,9 +9,12 @@ LAB_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
 
 .PHONY: course test setup lint release figures run
 
+# tools/jupyter-student turns off nbgrader's menus and server pages: they are for instructors
+# (who use the coursekit command) and only confuse students. `.venv/bin/jupyter lab` keeps them.
 course: setup
 	$(BIN)/coursekit doctor
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/jupyter lab notebooks/ $(LAB_ROOT) $(LAB_ARGS)
+	PATH="$(CURDIR)/$(BIN):$$PATH" JUPYTER_CONFIG_PATH="$(CURDIR)/tools/jupyter-student" \
+	  $(BIN)/jupyter lab notebooks/ $(LAB_ROOT) $(LAB_ARGS)
 
 test: setup
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -62,6 +63,12 @@ def test_make_course_starts_jupyterlab_on_the_notebooks(tmp_path):
         assert "01_neurons.ipynb" in names
         specs = get("/api/kernelspecs")
         assert "python3" in specs["kernelspecs"]
+        # nbgrader's instructor pages and menus are off for students
+        with pytest.raises(urllib.error.HTTPError, match="404"):
+            urllib.request.urlopen(f"{url}/formgrader?token=coursekit-test", timeout=30)
+        with urllib.request.urlopen(f"{url}/lab?token=coursekit-test", timeout=30) as r:
+            page = r.read().decode()
+        assert re.search(r'"disabledExtensions": \[[^\]]*"@jupyter/nbgrader"', page)
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         try:
