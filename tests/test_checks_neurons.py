@@ -164,6 +164,21 @@ def test_rigged_equality_object_does_not_pass():
         checks.check_dense_layer(lambda X, W, b, a: AlwaysEqual())
 
 
+def test_a_number_like_object_is_told_to_return_a_plain_number():
+    class Sneaky:  # converts to the right value, but compares equal to anything
+        def __init__(self, value):
+            self.value = value
+
+        def __float__(self):
+            return self.value
+
+        def __eq__(self, other):
+            return True
+
+    with pytest.raises(CheckFailed, match=r"hint: return a plain number .*not an object of type Sneaky"):
+        checks.check_weighted_sum(lambda x, w, b: Sneaky(float(np.dot(x, w) + b)))
+
+
 def test_student_mutating_inputs_cannot_corrupt_the_reference():
     def mutating_but_correct(X, W, b, activation):
         out = activation(X @ W + b)

@@ -227,6 +227,13 @@ def test_rigged_objects_are_proxies_not_numbers(student):
     x = student.get("x")
     assert isinstance(x, RemoteObject) and not isinstance(x, float)
     assert (x == 5.5) is True  # its own __eq__ answers, but no strict check accepts it
+    from coursekit.checks import CheckFailed
+    from coursekit.checks.neurons import check_weighted_sum
+
+    student.run("import numpy as np\n"
+                "def weighted_sum(x, w, b):\n    return AlwaysEqual(np.dot(x, w) + b)\n")
+    with pytest.raises(CheckFailed, match="not an object of type AlwaysEqual"):
+        check_weighted_sum(student.get("weighted_sum"))
 
 
 def test_a_students_value_class_works_through_proxies(student):

@@ -190,6 +190,10 @@ class Checker:
         if isinstance(got, np.ndarray) and got.ndim == 0 and np.issubdtype(got.dtype, np.number):
             ok = True
         if not ok:
+            if hasattr(type(got), "__float__") and not isinstance(got, np.ndarray) and not _is_tensor(got):
+                # converts to a number but is not one: a number-like class of the student's own
+                hint = ("return a plain number (a float or a NumPy float), not an object of type "
+                        f"{type(got).__name__}: float(value) converts it")
             self.fail(subcheck, f"expected a number, got {summarize(got)} ({type(got).__name__})",
                       hint=hint or "return a single number, e.g. float(...)")
         self.ok()
