@@ -28,20 +28,9 @@ from pathlib import Path
 
 import nbformat
 
+from coursekit.course import answered_notebook
+
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def honest_submission(stem: str) -> nbformat.NotebookNode:
-    """The released notebook with every exercise answered by the solution's code."""
-    nb = nbformat.read(str(ROOT / "notebooks" / f"{stem}.ipynb"), as_version=4)
-    source = nbformat.read(str(ROOT / "solutions" / f"{stem}.ipynb"), as_version=4)
-    answers = {c.metadata["nbgrader"]["grade_id"]: c.source for c in source.cells
-               if c.metadata.get("nbgrader", {}).get("solution")}
-    for cell in nb.cells:
-        gid = cell.metadata.get("nbgrader", {}).get("grade_id")
-        if gid in answers:
-            cell.source = "\n".join(ln for ln in answers[gid].splitlines() if "SOLUTION" not in ln)
-    return nb
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -64,8 +53,8 @@ def main(argv: list[str] | None = None) -> int:
         tmp = Path(tmp)
         path = tmp / "submissions" / "student" / f"{args.notebook}.ipynb"
         path.parent.mkdir(parents=True)
-        nbformat.write(honest_submission(args.notebook), str(path))
-        grader = Grader(ROOT, tmp / "out", cell_timeout=args.timeout)
+        nbformat.write(answered_notebook(ROOT, args.notebook), str(path))
+        grader = Grader(ROOT, tmp / "out", cell_timeout=args.timeout, sandbox=False)  # plain nbgrader
 
         def sandboxed(i: int) -> float:
             start = time.perf_counter()

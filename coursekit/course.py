@@ -139,3 +139,21 @@ def generate_assignments(course_dir: Path, ids: list[str]) -> dict[str, Path]:
                               f"\n{result.get('log', '')}")
         released[assignment] = course_dir / "release" / assignment / f"{assignment}.ipynb"
     return released
+
+
+def answered_notebook(root: Path, stem: str, only: set[str] | None = None):
+    """The released student notebook with its exercises (or only the grade ids in ``only``)
+    answered by the solution's code, solution markers removed: what an honest student submits.
+    Used to test and benchmark grading."""
+    import nbformat
+
+    released = nbformat.read(str(root / NOTEBOOKS / f"{stem}.ipynb"), as_version=4)
+    source = nbformat.read(str(root / SOLUTIONS / f"{stem}.ipynb"), as_version=4)
+    answers = {c.metadata["nbgrader"]["grade_id"]: c.source for c in source.cells
+               if c.metadata.get("nbgrader", {}).get("solution")}
+    for cell in released.cells:
+        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+        if grade_id in answers and (only is None or grade_id in only):
+            cell.source = "\n".join(line for line in answers[grade_id].splitlines()
+                                    if "BEGIN SOLUTION" not in line and "END SOLUTION" not in line)
+    return released

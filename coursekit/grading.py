@@ -65,6 +65,18 @@ def _zeros(student: str, notebook: str, cells, status: str) -> list[CellGrade]:
     return [CellGrade(student, notebook, cid, 0.0, pts, status) for cid, pts in cells]
 
 
+def failure_status(ename: str, message: str, timed_out: str = "", timeout_s: int = 0) -> str:
+    """The status of a test cell that raised ``ename: message`` (its first line): "not attempted"
+    for a stub, else "failed: ..."; ``timed_out`` names an earlier cell that timed out, the
+    likely cause (its definitions are missing)."""
+    if "not attempted" in message:
+        return "not attempted"
+    status = f"failed: {ename}" + (f": {message}" if message else " (hidden test)")
+    if timed_out:
+        status += f" (cell '{timed_out}' timed out after {timeout_s} s before this)"
+    return status
+
+
 def cell_statuses(nb: nbformat.NotebookNode, timeout_s: int = CELL_TIMEOUT_S) -> dict[str, str]:
     """grade_id -> "passed", "not attempted" or a one-line reason, from an executed notebook.
 
@@ -87,12 +99,8 @@ def cell_statuses(nb: nbformat.NotebookNode, timeout_s: int = CELL_TIMEOUT_S) ->
             ename, evalue = errors[0].get("ename", "Error"), first_line(errors[0].get("evalue", ""))
             if ename == "CellTimeoutError":
                 status = f"failed: timed out after {timeout_s} s"
-            elif "not attempted" in evalue:
-                status = "not attempted"
             else:
-                status = f"failed: {ename}" + (f": {evalue}" if evalue else " (hidden test)")
-                if timed_out:
-                    status += f" (cell '{timed_out}' timed out after {timeout_s} s before this)"
+                status = failure_status(ename, evalue, timed_out, timeout_s)
         statuses[meta["grade_id"]] = status
     return statuses
 

@@ -20,7 +20,7 @@ import nbformat
 import pytest
 from conftest import require_sandbox
 
-from coursekit.course import solution_notebooks
+from coursekit.course import answered_notebook, solution_notebooks
 from coursekit.grading import graded_cells
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -35,24 +35,9 @@ def _release(stem: str) -> nbformat.NotebookNode:
     return nbformat.read(str(ROOT / "notebooks" / f"{stem}.ipynb"), as_version=4)
 
 
-def _solution_sources(stem: str) -> dict[str, str]:
-    nb = nbformat.read(str(ROOT / "solutions" / f"{stem}.ipynb"), as_version=4)
-    return {c.metadata["nbgrader"]["grade_id"]: c.source for c in nb.cells
-            if c.metadata.get("nbgrader", {}).get("solution")}
-
-
 def solved(stem: str, only: set[str] | None = None) -> nbformat.NotebookNode:
-    """The student notebook with (some of) its exercises answered as the solution does,
-    markers removed: what an honest student would submit."""
-    nb = _release(stem)
-    answers = _solution_sources(stem)
-    for cell in nb.cells:
-        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
-        if grade_id in answers and (only is None or grade_id in only):
-            lines = [ln for ln in answers[grade_id].splitlines() if "SOLUTION ###" not in ln
-                     and "### BEGIN SOLUTION" not in ln and "### END SOLUTION" not in ln]
-            cell.source = "\n".join(lines)
-    return nb
+    """What an honest student would submit (see coursekit.course.answered_notebook)."""
+    return answered_notebook(ROOT, stem, only)
 
 
 def _cell(nb, grade_id):

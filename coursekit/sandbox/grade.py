@@ -31,7 +31,7 @@ from typing import Any
 import nbformat
 
 from coursekit.course import CELL_TIMEOUT_S
-from coursekit.grading import CellGrade
+from coursekit.grading import CellGrade, failure_status
 from coursekit.sandbox.proxy import SandboxBroken
 from coursekit.sandbox.runner import Limits, Sandbox, SandboxUnavailable
 from coursekit.submissions import first_line, load_submission
@@ -282,18 +282,14 @@ def _run_test(code: str, ns: dict, student: _Student, timeout: int) -> tuple[lis
     return outputs, failure
 
 
-def _status(failure: BaseException | None, timeout: int, note: str) -> str:
+def _status(failure: BaseException | None, timeout: int, timed_out: str) -> str:
     if failure is None:
         return "passed"
     if isinstance(failure, SandboxBroken):
         if failure.reason == "timeout":
             return f"failed: timed out after {timeout} s"
         return f"failed: {failure.detail}"
-    message = first_line(str(failure))
-    if "not attempted" in message:
-        return "not attempted"
-    status = f"failed: {type(failure).__name__}" + (f": {message}" if message else " (hidden test)")
-    return status + note
+    return failure_status(type(failure).__name__, first_line(str(failure)), timed_out, timeout)
 
 
 # --------------------------------------------------------------------------------------------
@@ -343,8 +339,7 @@ def grade_submission(source: Path, submission: Path | nbformat.NotebookNode, *, 
             if role == "test":
                 points = dict(tests).get(gid, 0.0)
                 outputs, failure = _run_test(cell.source, ns, run, cell_timeout)
-                note = f" (cell '{timed_out}' timed out after {cell_timeout} s before this)" if timed_out else ""
-                status = _status(failure, cell_timeout, note)
+                status = _status(failure, cell_timeout, timed_out)
                 broken = run.session.broken if run.sandbox else None
                 if broken is not None and broken.reason == "died":
                     run.dead = _died(f"the test '{gid}'")
