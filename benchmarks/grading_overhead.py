@@ -3,9 +3,9 @@
 Both ways grade the same submission (the student notebook answered with the solution code)
 and make feedback, so the comparison is per submission, end to end:
 
-* sandbox: ``coursekit.sandbox.grade_submission`` (student code in bubblewrap, tests in this
+* sandbox: ``coursekit.instructor.sandbox.grade_submission`` (student code in bubblewrap, tests in this
   process) and ``feedback_html``;
-* plain nbgrader: ``coursekit.grading.Grader.grade_one`` (autograde in one kernel, gradebook,
+* plain nbgrader: ``coursekit.instructor.nbgrader_grader.NbgraderGrader.grade_one`` (autograde in one kernel, gradebook,
   feedback), what ``coursekit grade --no-sandbox`` does.
 
 One warm-up run of each is not counted (imports, nbgrader's database). Runs alternate between
@@ -28,7 +28,7 @@ from pathlib import Path
 
 import nbformat
 
-from coursekit.course import answered_notebook
+from coursekit.instructor.course import answered_notebook
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -40,8 +40,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=int, default=120, help="seconds per cell")
     args = parser.parse_args(argv)
 
-    from coursekit.grading import Grader
-    from coursekit.sandbox import feedback_html, grade_submission, sandbox_problem
+    from coursekit.instructor.nbgrader_grader import NbgraderGrader
+    from coursekit.instructor.submissions import load_submission
+    from coursekit.instructor.sandbox import feedback_html, grade_submission, sandbox_problem
 
     problem = sandbox_problem()
     if problem:
@@ -54,7 +55,8 @@ def main(argv: list[str] | None = None) -> int:
         path = tmp / "submissions" / "student" / f"{args.notebook}.ipynb"
         path.parent.mkdir(parents=True)
         nbformat.write(answered_notebook(ROOT, args.notebook), str(path))
-        grader = Grader(ROOT, tmp / "out", cell_timeout=args.timeout, sandbox=False)  # plain nbgrader
+        grader = NbgraderGrader({args.notebook: source}, tmp / "out", cell_timeout=args.timeout)
+        submitted, _ = load_submission(path)
 
         def sandboxed(i: int) -> float:
             start = time.perf_counter()
@@ -66,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
 
         def plain(i: int) -> float:
             start = time.perf_counter()
-            rows = grader.grade_one(f"s{i}", args.notebook, path)
+            rows = grader.grade_one(f"s{i}", args.notebook, submitted)
             seconds = time.perf_counter() - start
             assert all(r.status == "passed" for r in rows), rows
             return seconds

@@ -16,13 +16,13 @@ from pathlib import Path
 
 
 def _root(args) -> Path:
-    from coursekit.course import find_root
+    from coursekit.instructor.course import find_root
 
     return Path(args.root).resolve() if args.root else find_root()
 
 
 def cmd_release(args) -> int:
-    from coursekit.release import release
+    from coursekit.instructor.release import release
 
     root = _root(args)
     differing = release(root, check=args.check)
@@ -39,7 +39,7 @@ def cmd_release(args) -> int:
 
 
 def cmd_grade(args) -> int:
-    from coursekit.grading import grade
+    from coursekit.instructor.grade import grade
 
     grade(Path(args.submissions), Path(args.out), _root(args), cell_timeout=args.timeout,
           sandbox=not args.no_sandbox)
@@ -47,15 +47,15 @@ def cmd_grade(args) -> int:
 
 
 def cmd_validate(args) -> int:
-    from coursekit.validate import validate
+    from coursekit.instructor.validate import validate
 
     return validate(Path(args.notebook).resolve(), Path(args.root).resolve() if args.root else None,
                     progress=not args.quiet)
 
 
 def cmd_run(args) -> int:
-    from coursekit.course import solution_notebooks
-    from coursekit.runner import run_notebook, table
+    from coursekit.instructor.course import solution_notebooks
+    from coursekit.instructor.runner import run_notebook, table
 
     paths = [Path(p) for p in args.notebooks] or solution_notebooks(_root(args))
     missing = [str(p) for p in paths if not p.is_file()]
@@ -77,7 +77,7 @@ def cmd_figures(args) -> int:
 
 
 def cmd_doctor(args) -> int:
-    from coursekit.doctor import main as doctor_main
+    from coursekit.instructor.doctor import main as doctor_main
 
     return doctor_main([])
 
@@ -126,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
         # argparse's REMAINDER drops leading options (`figures --check`): hand over untouched.
         return cmd_figures(argparse.Namespace(rest=argv[1:]))
     args = build_parser().parse_args(argv)
-    from coursekit.course import CourseError
+    from coursekit.instructor.course import CourseError
 
     try:
         return args.func(args)

@@ -14,7 +14,7 @@ def require_sandbox() -> None:
     sandbox is a failure; a student's non-root checkout cannot create the sandbox user, so the
     sandbox tests are skipped there (or anywhere with COURSEKIT_ALLOW_NO_SANDBOX=1).
     """
-    from coursekit.sandbox import sandbox_problem
+    from coursekit.instructor.sandbox import sandbox_problem
 
     problem = sandbox_problem()
     if not problem:

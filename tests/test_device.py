@@ -115,7 +115,7 @@ def test_import_is_light():
     code = (
         "import time; t = time.perf_counter(); "
         "import coursekit, coursekit.data, coursekit.device, coursekit.seed, "
-        "coursekit.gradcheck, coursekit.plot, coursekit.train, coursekit.doctor; "
+        "coursekit.gradcheck, coursekit.plot, coursekit.train, coursekit.instructor.doctor; "
         "import sys; print(f'{time.perf_counter() - t:.2f}'); "
         "bad = [m for m in ('torch', 'tensorflow', 'keras') if m in sys.modules]; "
         "assert not bad, bad"

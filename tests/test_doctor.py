@@ -1,4 +1,4 @@
-"""coursekit.doctor: the report, the exit code and the fix commands."""
+"""coursekit.instructor.doctor: the report, the exit code and the fix commands."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from coursekit import doctor
+from coursekit.instructor import doctor
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -122,7 +122,7 @@ def test_minimums_match_pyproject():
 
 
 def test_does_not_import_tensorflow():
-    code = ("import sys; from coursekit.doctor import main; rc = main([]); "
+    code = ("import sys; from coursekit.instructor.doctor import main; rc = main([]); "
             "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules; "
             "raise SystemExit(rc)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)

@@ -20,8 +20,8 @@ import nbformat
 import pytest
 from conftest import require_sandbox
 
-from coursekit.course import answered_notebook, solution_notebooks
-from coursekit.grading import graded_cells
+from coursekit.instructor.course import answered_notebook, solution_notebooks
+from coursekit.instructor.results import graded_cells
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = [nb.stem for nb in solution_notebooks(ROOT)]
@@ -36,7 +36,7 @@ def _release(stem: str) -> nbformat.NotebookNode:
 
 
 def solved(stem: str, only: set[str] | None = None) -> nbformat.NotebookNode:
-    """What an honest student would submit (see coursekit.course.answered_notebook)."""
+    """What an honest student would submit (see coursekit.instructor.course.answered_notebook)."""
     return answered_notebook(ROOT, stem, only)
 
 

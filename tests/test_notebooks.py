@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from coursekit import nbformat_utils as nbu
-from coursekit.course import solution_notebooks
-from coursekit.release import build_release, release
-from coursekit.template import template_problems
+from coursekit.instructor import nbformat_utils as nbu
+from coursekit.instructor.course import solution_notebooks
+from coursekit.instructor.release import build_release, release
+from coursekit.instructor.template import template_problems
 
 ROOT = Path(__file__).resolve().parents[1]
 SOLUTIONS = solution_notebooks(ROOT)
@@ -128,7 +128,7 @@ def test_notebook_01_shows_its_figures_without_the_repository(built_wheel, tmp_p
 
     from nbformat.v4 import new_code_cell
 
-    from coursekit.runner import execute
+    from coursekit.instructor.runner import execute
 
     site = tmp_path / "site"
     zipfile.ZipFile(built_wheel).extractall(site)

@@ -1,6 +1,6 @@
 """Sandboxed grading against a batch of hostile submissions to notebook 01.
 
-Every submission is graded by ``coursekit.sandbox.grade_submission`` (what ``coursekit grade``
+Every submission is graded by ``coursekit.instructor.sandbox.grade_submission`` (what ``coursekit grade``
 does by default): the student's code runs in the bubblewrap sandbox, the test cells in this
 process. Each attack is graded at what its real work deserves (an attack on a stub gets 0), the
 honest submissions get full marks, and nothing of the instructor's is readable from inside.
@@ -23,8 +23,8 @@ import pytest
 from conftest import require_sandbox
 from test_grading import _cell, _release, solved  # tests/ is on sys.path under pytest
 
-from coursekit.grading import graded_cells
-from coursekit.sandbox import feedback_html, grade_submission
+from coursekit.instructor.results import graded_cells
+from coursekit.instructor.sandbox import feedback_html, grade_submission
 
 ROOT = Path(__file__).resolve().parents[1]
 PILOT = "01_neurons"

@@ -1,6 +1,6 @@
 """The sandbox's data-only channel and the grader's proxies, without the sandbox itself.
 
-The student's side runs as a plain subprocess here (``python -m coursekit.sandbox.student_server``)
+The student's side runs as a plain subprocess here (``python -m coursekit.instructor.sandbox.student_server``)
 so that these tests are quick and run anywhere; tests/test_sandbox.py grades real hostile
 submissions in the real sandbox.
 """
@@ -20,9 +20,9 @@ import pytest
 import torch
 
 from coursekit.checks import NotAttempted
-from coursekit.sandbox import protocol
-from coursekit.sandbox.protocol import Codec, Endpoint, ProtocolError
-from coursekit.sandbox.proxy import RemoteObject, SandboxBroken, Session, StudentError
+from coursekit.instructor.sandbox import protocol
+from coursekit.instructor.sandbox.protocol import Codec, Endpoint, ProtocolError
+from coursekit.instructor.sandbox.proxy import RemoteObject, SandboxBroken, Session, StudentError
 
 
 def _codec() -> Codec:
@@ -116,7 +116,7 @@ def test_malformed_or_forbidden_values_are_refused(wire):
 
 
 def test_the_student_side_accepts_only_numpy_and_math_functions_by_name():
-    from coursekit.sandbox.student_server import StudentCodec
+    from coursekit.instructor.sandbox.student_server import StudentCodec
 
     codec = StudentCodec()
     assert codec.decode({"__pyname__": "numpy.tanh"}) is np.tanh
@@ -170,7 +170,7 @@ def test_invalid_json_is_a_protocol_error():
 # -- proxies against a real student server (unsandboxed here) ---------------------------------
 @pytest.fixture
 def student():
-    proc = subprocess.Popen([sys.executable, "-m", "coursekit.sandbox.student_server"],
+    proc = subprocess.Popen([sys.executable, "-m", "coursekit.instructor.sandbox.student_server"],
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE)
     session = Session(proc.stdout.fileno(), proc.stdin.fileno())
     session.endpoint.deadline = time.monotonic() + 60

@@ -5,8 +5,8 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-from coursekit import nbformat_utils as nbu
-from coursekit.course import (
+from coursekit.instructor import nbformat_utils as nbu
+from coursekit.instructor.course import (
     NOTEBOOKS,
     CourseError,
     generate_assignments,
@@ -22,7 +22,7 @@ def build_release(root: Path) -> dict[str, str]:
     """
     with tempfile.TemporaryDirectory(prefix="coursekit-release-") as tmp:
         course_dir = Path(tmp)
-        ids = stage_sources(root, course_dir)
+        ids = stage_sources(course_dir, solution_notebooks(root))
         released = generate_assignments(course_dir, ids)
         texts = {}
         for assignment, path in released.items():

@@ -6,7 +6,7 @@ test cell come from the instructor's source, so editing or deleting them changes
 Code cells run in order: the student's and the locked ones inside the sandbox, each test cell
 in this (trusted) process, in a namespace holding the source's imports and given definitions;
 any other name a test uses is fetched from the student's process as data or a proxy
-(:mod:`coursekit.sandbox.proxy`). A test cell scores its points when it raises nothing.
+(:mod:`coursekit.instructor.sandbox.proxy`). A test cell scores its points when it raises nothing.
 
 Hostile or broken code costs only what it touches: a cell or call that runs past the timeout, or
 that leaves processes behind, is stopped, the sandbox restarted and the student's earlier cells
@@ -30,11 +30,11 @@ from typing import Any
 
 import nbformat
 
-from coursekit.course import CELL_TIMEOUT_S
-from coursekit.grading import CellGrade, failure_status
-from coursekit.sandbox.proxy import SandboxBroken
-from coursekit.sandbox.runner import Limits, Sandbox, SandboxUnavailable
-from coursekit.submissions import first_line, load_submission
+from coursekit.instructor.course import CELL_TIMEOUT_S
+from coursekit.instructor.results import CellGrade, failure_status
+from coursekit.instructor.sandbox.proxy import SandboxBroken
+from coursekit.instructor.sandbox.runner import Limits, Sandbox, SandboxUnavailable
+from coursekit.instructor.submissions import first_line, load_submission
 
 MAX_TEXT = 20_000          # characters of text output kept per cell in the feedback
 MAX_IMAGE = 2 * 1024**2    # base64 characters per image
@@ -300,10 +300,10 @@ def grade_submission(source: Path, submission: Path | nbformat.NotebookNode, *, 
                      ) -> tuple[list[CellGrade], nbformat.NotebookNode]:
     """Grade ``submission`` against the instructor notebook ``source`` with the sandbox.
 
-    Returns one :class:`coursekit.grading.CellGrade` per autograded test cell of the source, in
+    Returns one :class:`coursekit.instructor.results.CellGrade` per autograded test cell of the source, in
     order, and the executed notebook for feedback (the student's outputs and the tests' outputs;
-    render it with ``coursekit.feedback.HideHiddenTests``, see :func:`feedback_html`).
-    Raises :class:`coursekit.sandbox.SandboxUnavailable` when no sandbox can start here.
+    render it with ``coursekit.instructor.feedback.HideHiddenTests``, see :func:`feedback_html`).
+    Raises :class:`coursekit.instructor.sandbox.SandboxUnavailable` when no sandbox can start here.
     """
     source = Path(source)
     src = nbformat.read(str(source), as_version=4)
@@ -391,11 +391,29 @@ def grade_submission(source: Path, submission: Path | nbformat.NotebookNode, *, 
     return rows, feedback
 
 
+class SandboxGrader:
+    """The batch's sandboxed grader: grades one submission and writes its feedback page."""
+
+    def __init__(self, sources: dict[str, Path], out_dir: Path, *, cell_timeout: int = CELL_TIMEOUT_S,
+                 limits: Limits | None = None):
+        self.sources, self.out_dir = sources, out_dir
+        self.cell_timeout, self.limits = cell_timeout, limits
+
+    def grade_one(self, student: str, stem: str, nb: nbformat.NotebookNode) -> list[CellGrade]:
+        rows, executed = grade_submission(self.sources[stem], nb, student=student,
+                                          cell_timeout=self.cell_timeout, limits=self.limits)
+        if executed.cells:
+            target = self.out_dir / "feedback" / student / f"{stem}.html"
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(feedback_html(executed), encoding="utf-8")
+        return rows
+
+
 def feedback_html(nb: nbformat.NotebookNode) -> str:
     """HTML for the student: hidden tests and the tracebacks that would quote them removed."""
     from nbconvert import HTMLExporter
 
-    from coursekit.feedback import HideHiddenTests
+    from coursekit.instructor.feedback import HideHiddenTests
 
     exporter = HTMLExporter()
     exporter.register_preprocessor(HideHiddenTests(), enabled=True)

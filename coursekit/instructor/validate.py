@@ -7,8 +7,8 @@ from pathlib import Path
 
 import nbformat
 
-from coursekit import nbformat_utils as nbu
-from coursekit.course import NOTEBOOKS, CourseError, find_root
+from coursekit.instructor import nbformat_utils as nbu
+from coursekit.instructor.course import NOTEBOOKS, CourseError, find_root
 
 
 def _protected_cells(nb: nbformat.NotebookNode) -> dict[str, nbformat.NotebookNode]:
@@ -47,8 +47,8 @@ def _reference_for(path: Path, root: Path | None) -> nbformat.NotebookNode | Non
 
 def validate(path: Path, root: Path | None = None, *, progress: bool = True) -> int:
     """Print a report; return 0 when the notebook is gradable and every check passes."""
-    from coursekit.grading import cell_statuses
-    from coursekit.runner import execute
+    from coursekit.instructor.results import cell_statuses
+    from coursekit.instructor.runner import execute
 
     try:
         nb = nbformat.read(str(path), as_version=4)

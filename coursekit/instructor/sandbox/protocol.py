@@ -106,7 +106,7 @@ class Codec:
         t = type(value)
         if value is None or t in (bool, int, float, str):
             return value
-        home = getattr(value, "__sandbox_home__", None) if t.__module__.startswith("coursekit.sandbox") else None
+        home = getattr(value, "__sandbox_home__", None) if t.__module__.startswith("coursekit.instructor.sandbox") else None
         if home is not None:
             return {"__home__": home}
         d = depth + 1

@@ -90,7 +90,7 @@ def nbgrader_config(course_dir: Path, *, cell_timeout: int = CELL_TIMEOUT_S) -> 
     # Feedback: strip hidden tests and the tracebacks that would quote them.
     c.GenerateFeedback.preprocessors = [
         "nbgrader.preprocessors.GetGrades",
-        "coursekit.feedback.HideHiddenTests",
+        "coursekit.instructor.feedback.HideHiddenTests",
         "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
     ]
     c.NbGraderAPI.log_level = "ERROR"
@@ -116,10 +116,10 @@ def make_api(course_dir: Path, **config_kwargs):
     return NbGraderAPI(coursedir=coursedir, config=config)
 
 
-def stage_sources(root: Path, course_dir: Path, notebooks: list[Path] | None = None) -> list[str]:
+def stage_sources(course_dir: Path, notebooks: list[Path]) -> list[str]:
     """Copy the instructor notebooks into ``course_dir/source/<id>/<id>.ipynb``; returns the ids."""
     ids = []
-    for nb in notebooks or solution_notebooks(root):
+    for nb in notebooks:
         assignment = nb.stem
         dest = course_dir / "source" / assignment
         dest.mkdir(parents=True, exist_ok=True)

@@ -22,8 +22,8 @@ import builtins
 from collections.abc import Callable
 from typing import Any
 
-from coursekit.sandbox import inplace
-from coursekit.sandbox.protocol import (
+from coursekit.instructor.sandbox import inplace
+from coursekit.instructor.sandbox.protocol import (
     ChannelClosed,
     ChannelTimeout,
     Codec,
@@ -149,7 +149,7 @@ class TrustedCodec(Codec):
     def _proxy_class(self, ref: int, name: str, operators: Any) -> type:
         if ref in self._classes:
             return self._classes[ref]
-        from coursekit.sandbox.student_server import OPERATORS
+        from coursekit.instructor.sandbox.student_server import OPERATORS
 
         namespace: dict[str, Any] = {"__slots__": (), "__hash__": RemoteObject.__hash__,
                                      "_sandbox_class_ref": ref, "_sandbox_class_session": self.session,

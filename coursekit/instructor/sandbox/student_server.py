@@ -1,13 +1,13 @@
-"""The student's side of a sandboxed grading run: ``python -m coursekit.sandbox.student_server``.
+"""The student's side of a sandboxed grading run: ``python -m coursekit.instructor.sandbox.student_server``.
 
 Runs INSIDE the sandbox, as the unprivileged sandbox user. It reads requests from its stdin and
-answers on its stdout (JSON lines, see :mod:`coursekit.sandbox.protocol`); file descriptors 0, 1
+answers on its stdout (JSON lines, see :mod:`coursekit.instructor.sandbox.protocol`); file descriptors 0, 1
 and 2 are then pointed at /dev/null, so nothing the student's code prints (from Python, C or a
 subprocess) can reach the channel by accident.
 
 Requests: ``run`` a code cell (in IPython, so magics work; returns its outputs and error),
 ``get`` a top-level name, ``call`` / ``method`` (answered with the value and the array arguments
-the call changed, see :mod:`coursekit.sandbox.inplace`) / ``getattr`` / ``setattr`` / ``method`` / ``deepcopy`` /
+the call changed, see :mod:`coursekit.instructor.sandbox.inplace`) / ``getattr`` / ``setattr`` / ``method`` / ``deepcopy`` /
 ``dir`` on an object it handed out earlier. Everything here is untrusted by design: the student's
 code runs in this process and can change any of it; the grader only ever reads data from it.
 """
@@ -21,8 +21,8 @@ import os
 import sys
 from typing import Any
 
-from coursekit.sandbox import inplace
-from coursekit.sandbox.protocol import (
+from coursekit.instructor.sandbox import inplace
+from coursekit.instructor.sandbox.protocol import (
     ChannelClosed,
     Codec,
     Endpoint,

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import nbformat
 
-from coursekit import nbformat_utils as nbu
+from coursekit.instructor import nbformat_utils as nbu
 from coursekit.report import METRIC_LINE
 
 NOTEBOOK_TIMEOUT_S = 600
@@ -41,7 +41,7 @@ def execute(nb: nbformat.NotebookNode, cwd: Path, *, allow_errors: bool = False,
     from nbclient import NotebookClient
     from tqdm.auto import tqdm
 
-    from coursekit.course import KERNEL_ARGS, ensure_tools_on_path
+    from coursekit.instructor.course import KERNEL_ARGS, ensure_tools_on_path
 
     ensure_tools_on_path()
     client = NotebookClient(nb, timeout=cell_timeout, kernel_name="python3",

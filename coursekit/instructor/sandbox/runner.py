@@ -25,7 +25,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from coursekit.sandbox.proxy import Session
+from coursekit.instructor.sandbox.proxy import Session
 
 SANDBOX_USER = os.environ.get("COURSEKIT_SANDBOX_USER", "coursekit-sandbox")
 SETUP_HINT = "run `sudo bash tools/setup-sandbox.sh`, or grade with --no-sandbox"
@@ -145,7 +145,7 @@ def command(limits: Limits) -> list[str]:
     cmd += ["--", "/usr/bin/prlimit", f"--cpu={limits.cpu_s}", f"--as={limits.memory_bytes}",
             f"--nproc={limits.processes}", f"--fsize={limits.file_bytes}",
             f"--nofile={limits.open_files}", "--core=0", "--",
-            sys.executable, "-I", "-m", "coursekit.sandbox.student_server"]
+            sys.executable, "-I", "-m", "coursekit.instructor.sandbox.student_server"]
     return cmd
 
 
