@@ -10,9 +10,6 @@ from coursekit._lazy import lazy_exports
 
 __version__ = "0.1.0"
 
-# The public repository: Colab badges, the Colab install line and raw figure URLs derive from it.
-REPOSITORY = "dl-course/deep-learning-course"
-
 # public name -> module that defines it (one definition of each thing)
 _EXPORTS = {
     "get_device": "coursekit.device",
@@ -20,9 +17,11 @@ _EXPORTS = {
     "seed_everything": "coursekit.seed",
     "show_figure": "coursekit.figures",
     "CheckFailed": "coursekit.checks.core",
+    # "owner/name" on GitHub, from pyproject.toml's [project.urls] (read when first asked for)
+    "REPOSITORY": "coursekit._about",
 }
 
 __all__ = ["__version__", "REPOSITORY", *_EXPORTS]
 
 
-__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, extra=("__version__", "REPOSITORY"))
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, extra=("__version__",))

@@ -1,6 +1,6 @@
 """The `coursekit` command for instructors and students.
 
-    coursekit release [--check]           regenerate notebooks/ from solutions/
+    coursekit release [NB ...] [--check]  regenerate notebooks/ from solutions/
     coursekit grade SUBMISSIONS --out DIR autograde <student>/<notebook>.ipynb files
     coursekit validate NOTEBOOK           is my notebook gradable, do its checks pass?
     coursekit run [NOTEBOOK ...] [--save] execute notebooks headless, print a table
@@ -25,15 +25,19 @@ def cmd_release(args) -> int:
     from coursekit.instructor.release import release
 
     root = _root(args)
-    differing = release(root, check=args.check)
+    stems = [Path(n).stem for n in args.notebooks] or None
+    differing = release(root, check=args.check, stems=stems)
     if args.check:
         for name in differing:
-            print(f"stale: notebooks/{name} differs from what solutions/ generates; run `coursekit release`")
+            why = ("differs from what solutions/ generates" if name.startswith("notebooks/") else
+                   "has a Colab badge or setup cell that pyproject.toml's repository or version "
+                   "no longer matches")
+            print(f"stale: {name} {why}; run `coursekit release`")
         if not differing:
-            print("notebooks/ is up to date with solutions/")
+            print("notebooks/ is up to date with solutions/ and pyproject.toml")
         return 1 if differing else 0
     for name in differing:
-        print(f"updated notebooks/{name}")
+        print(f"updated {name}")
     print("notebooks/ is up to date" if not differing else f"{len(differing)} notebook(s) regenerated")
     return 0
 
@@ -89,6 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("release", help="regenerate notebooks/ from solutions/ with nbgrader")
+    p.add_argument("notebooks", nargs="*", help="only these (e.g. 04_losses); default: all")
     p.add_argument("--check", action="store_true", help="only compare; exit 1 naming stale notebooks")
     p.set_defaults(func=cmd_release)
 

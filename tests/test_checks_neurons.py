@@ -1,11 +1,18 @@
-"""Every neurons check passes correct code (two ways) and fails known-wrong code with its hint."""
+"""The neurons checks: correct code passes (vectorised, loops, float32), known mistakes get their hint."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
+from check_harness import (  # noqa: F401 - the shared tests, parametrized by conftest
+    in_float32,
+    test_correct_implementations_pass,
+    test_every_check_is_tested_both_ways,
+    test_stub_is_not_attempted,
+    test_wrong_implementations_fail_with_their_hint,
+)
 
-from coursekit.checks import CheckFailed, NotAttempted
+from coursekit.checks import CheckFailed
 from coursekit.checks import neurons as checks
 
 
@@ -67,24 +74,45 @@ def count_parameters_loop(sizes):
     return total
 
 
-CORRECT = [
-    (checks.check_weighted_sum, weighted_sum), (checks.check_weighted_sum, weighted_sum_loop),
-    (checks.check_neuron, neuron), (checks.check_neuron, neuron_via_weighted_sum),
-    (checks.check_dense_layer, dense_layer), (checks.check_dense_layer, dense_layer_loop),
-    (checks.check_mlp_forward, mlp_forward), (checks.check_mlp_forward, mlp_forward_reuse),
-    (checks.check_count_parameters, count_parameters),
-    (checks.check_count_parameters, count_parameters_loop),
-]
+def dense_layer_torch_float32(X, W, b, activation):
+    """A torch float32 layer (torch's default dtype), as nn.Linear computes it."""
+    import torch
+
+    layer = torch.nn.Linear(W.shape[0], W.shape[1])
+    with torch.no_grad():
+        layer.weight.copy_(torch.as_tensor(W.T, dtype=torch.float32))
+        layer.bias.copy_(torch.as_tensor(b, dtype=torch.float32))
+        z = layer(torch.as_tensor(X, dtype=torch.float32)).numpy()
+    return activation(z)
 
 
-@pytest.mark.parametrize("check, fn", CORRECT, ids=lambda v: getattr(v, "__name__", ""))
-def test_correct_implementations_pass(check, fn, capsys):
-    check(fn)
-    line = capsys.readouterr().out.strip()
-    assert line.startswith(f"✅ {check.exercise}: ") and line.endswith("checks passed")
+def mlp_forward_torch_float32(X, params, activation):
+    h = X
+    for i, (W, b) in enumerate(params):
+        act = activation if i < len(params) - 1 else (lambda z: z)
+        h = dense_layer_torch_float32(h, W, b, act)
+    return h
+
+
+MODULE = checks
+CORRECT = {
+    checks.check_weighted_sum: [weighted_sum, weighted_sum_loop, in_float32(weighted_sum)],
+    checks.check_neuron: [neuron, neuron_via_weighted_sum, in_float32(neuron)],
+    checks.check_dense_layer: [dense_layer, dense_layer_loop, dense_layer_torch_float32],
+    checks.check_mlp_forward: [mlp_forward, mlp_forward_reuse, mlp_forward_torch_float32],
+    checks.check_count_parameters: [count_parameters, count_parameters_loop],
+}
 
 
 # --- known-wrong implementations, each with the hint it must get ---------------------------
+def _mlp_last_activated(X, p, a):
+    return a(mlp_forward(X, p, a))
+
+
+def _mlp_linear_hidden(X, p, a):
+    return mlp_forward(X, p, lambda z: z)
+
+
 WRONG = [
     (checks.check_weighted_sum, lambda x, w, b: float(np.dot(x, w)), "forgot to add the bias"),
     (checks.check_weighted_sum, lambda x, w, b: float(np.dot(x, w) - b), "added, not subtracted"),
@@ -100,13 +128,11 @@ WRONG = [
     (checks.check_dense_layer, lambda X, W, b, a: X @ W + b, "apply the activation"),
     (checks.check_dense_layer, lambda X, W, b, a: a(W.T @ X.T + b[:, None]), "order of the product"),
     (checks.check_dense_layer, lambda X, W, b, a: a(X[0] @ W + b), "keep the batch axis"),
-    (checks.check_mlp_forward,
-     lambda X, p, a: a(mlp_forward(X, p, a)), "last layer is linear"),
+    (checks.check_mlp_forward, _mlp_last_activated, "last layer is linear"),
     (checks.check_mlp_forward, lambda X, p, a: X @ p[0][0] + p[0][1], "next layer's input"),
     (checks.check_mlp_forward,
      lambda X, p, a: mlp_forward(X, [(W, 0 * b) for W, b in p], a), "add each layer's bias"),
-    (checks.check_mlp_forward, lambda X, p, a: mlp_forward(X, p, lambda z: z),
-     "activation on every hidden layer"),
+    (checks.check_mlp_forward, _mlp_linear_hidden, "activation on every hidden layer"),
     (checks.check_count_parameters, lambda s: sum(a * c for a, c in zip(s[:-1], s[1:])),
      "add the biases"),
     (checks.check_count_parameters, lambda s: sum(s), "count weights and biases, not neurons"),
@@ -114,22 +140,6 @@ WRONG = [
      "input layer has no biases"),
     (checks.check_count_parameters, lambda s: float(count_parameters(s)), "return an int"),
 ]
-
-
-@pytest.mark.parametrize("check, fn, hint", WRONG)
-def test_wrong_implementations_fail_with_their_hint(check, fn, hint):
-    with pytest.raises(CheckFailed) as info:
-        check(fn)
-    assert hint in str(info.value), str(info.value)
-
-
-@pytest.mark.parametrize("check", [c for c, _ in CORRECT[::2]], ids=lambda c: c.exercise)
-def test_stub_is_not_attempted(check):
-    def stub(*args):
-        raise NotImplementedError()
-
-    with pytest.raises(NotAttempted, match="not attempted yet"):
-        check(stub)
 
 
 def test_error_in_student_code_is_reported_with_its_line():

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import os
 import re
 import shutil
 import subprocess
@@ -9,14 +11,14 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import course_notebooks
 
 from coursekit.instructor import nbformat_utils as nbu
-from coursekit.instructor.course import solution_notebooks
 from coursekit.instructor.release import build_release, release
 from coursekit.instructor.template import template_problems
 
 ROOT = Path(__file__).resolve().parents[1]
-SOLUTIONS = solution_notebooks(ROOT)
+SOLUTIONS = course_notebooks()
 
 
 def _blocks(text: str, begin: str, end: str) -> list[str]:
@@ -26,6 +28,57 @@ def _blocks(text: str, begin: str, end: str) -> list[str]:
 @pytest.mark.parametrize("path", SOLUTIONS, ids=lambda p: p.stem)
 def test_notebook_follows_the_template(path):
     assert template_problems(nbu.read(path), path.stem) == []
+
+
+_FAKE_PIP = """import json, os, sys
+with open(os.environ["FAKE_PIP_LOG"], "a") as f:
+    f.write(json.dumps(sys.argv[1:]) + "\\n")
+"""
+_RUN_SETUP_TWICE = """import sys
+source = open(sys.argv[1]).read()
+exec(compile(source, "setup", "exec"), {"__name__": "__main__"})   # a local Jupyter
+print("--- now as in Colab ---", flush=True)
+import google.colab  # noqa: F401 - the stand-in
+exec(compile(source, "setup", "exec"), {"__name__": "__main__"})
+"""
+
+
+@pytest.mark.parametrize("path", SOLUTIONS, ids=lambda p: p.stem)
+def test_setup_cell_installs_coursekit_alone_in_colab_and_nothing_elsewhere(path, tmp_path):
+    """Run the setup cell with a stand-in pip: outside Colab it installs nothing; in Colab exactly
+    this release of coursekit from the repository in pyproject.toml, without its dependencies
+    (so nothing Colab preinstalled is upgraded or reinstalled), and no other package."""
+    from coursekit.instructor.course import identity, install_spec
+
+    fakes = tmp_path / "fakes"
+    (fakes / "pip").mkdir(parents=True)
+    (fakes / "pip" / "__init__.py").write_text("")
+    (fakes / "pip" / "__main__.py").write_text(_FAKE_PIP)
+    (fakes / "google" / "colab").mkdir(parents=True)  # a namespace "google", as protobuf's is
+    (fakes / "google" / "colab" / "__init__.py").write_text("")
+    setup = next(c for c in nbu.read(path).cells if c.get("id") == "setup")
+    (tmp_path / "setup.py").write_text(setup.source)
+    (tmp_path / "run.py").write_text(_RUN_SETUP_TWICE)
+    log = tmp_path / "pip.log"
+    env = {**os.environ, "PYTHONPATH": str(fakes), "FAKE_PIP_LOG": str(log), "MPLBACKEND": "Agg"}
+    result = subprocess.run([sys.executable, str(tmp_path / "run.py"), str(tmp_path / "setup.py")],
+                            capture_output=True, text=True, timeout=300, env=env, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    calls = [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
+    assert len(calls) == 1, calls  # once, in Colab only
+    args = calls[0]
+    assert args[0] == "install" and "--no-deps" in args
+    assert not {"-U", "--upgrade", "--force-reinstall"} & set(args)
+    requirements = [a for a in args[1:] if not a.startswith("-")]
+    assert requirements == [install_spec(*identity(ROOT))]
+
+
+def test_setup_cells_install_the_version_this_checkout_is():
+    import coursekit
+    from coursekit.instructor.course import identity
+
+    repository, version = identity(ROOT)
+    assert version == coursekit.__version__ and repository == coursekit.REPOSITORY
 
 
 def test_template_validator_catches_missing_parts():
@@ -49,28 +102,51 @@ def test_solutions_are_stored_executed_and_clean(path):
     assert not re.search(r"/(home|root|tmp|Users)/\w", path.read_text()), "machine-specific path"
 
 
-def test_student_notebooks_are_in_sync_with_solutions():
-    stale = release(ROOT, check=True)
+def test_student_notebooks_are_in_sync_with_solutions(released):
+    stale = [name for name, text in released.items()
+             if (ROOT / "notebooks" / name).read_text(encoding="utf-8") != text]
     assert stale == [], f"run `coursekit release`: {stale}"
+    if len(SOLUTIONS) == len(list((ROOT / "solutions").glob("[0-9][0-9]_*.ipynb"))):
+        assert sorted(released) == sorted(p.name for p in (ROOT / "notebooks").glob("*.ipynb"))
+    from coursekit.instructor.release import sync_identity
+
+    assert sync_identity(ROOT, check=True) == [], "run `coursekit release`"
 
 
-def test_release_is_deterministic():
-    assert build_release(ROOT) == build_release(ROOT)
+def test_release_is_deterministic(released):
+    first = SOLUTIONS[0].name
+    assert build_release(ROOT, stems=[SOLUTIONS[0].stem]) == {first: released[first]}
 
 
-def test_release_check_names_a_stale_notebook(tmp_path):
-    shutil.copytree(ROOT / "solutions", tmp_path / "solutions")
-    shutil.copytree(ROOT / "notebooks", tmp_path / "notebooks")
-    nb = nbu.read(tmp_path / "solutions" / SOLUTIONS[0].name)
+def _cli(root: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "coursekit.cli", "--root", str(root), *args],
+                          capture_output=True, text=True, timeout=300)
+
+
+def test_release_check_names_a_stale_notebook_and_a_fork_s_repository(tmp_path):
+    """An edit nobody released, then a fork's new repository: --check names both, release fixes."""
+    name = SOLUTIONS[0].name
+    for folder in ("solutions", "notebooks"):
+        (tmp_path / folder).mkdir()
+        shutil.copy(ROOT / folder / name, tmp_path / folder / name)
+    pyproject = (ROOT / "pyproject.toml").read_text()
+    (tmp_path / "pyproject.toml").write_text(pyproject)
+    nb = nbu.read(tmp_path / "solutions" / name)
     nb.cells[0].source += "\n\nAn edit an instructor forgot to release."
-    nbu.write(nb, tmp_path / "solutions" / SOLUTIONS[0].name)
-    result = subprocess.run([sys.executable, "-m", "coursekit.cli", "--root", str(tmp_path),
-                             "release", "--check"], capture_output=True, text=True, timeout=300)
-    assert result.returncode == 1
-    assert f"stale: notebooks/{SOLUTIONS[0].name}" in result.stdout
-    fixed = subprocess.run([sys.executable, "-m", "coursekit.cli", "--root", str(tmp_path),
-                            "release"], capture_output=True, text=True, timeout=300)
+    nbu.write(nb, tmp_path / "solutions" / name)
+    result = _cli(tmp_path, "release", "--check")
+    assert result.returncode == 1 and f"stale: notebooks/{name}" in result.stdout, result.stdout
+
+    (tmp_path / "pyproject.toml").write_text(pyproject.replace(
+        "https://github.com/dl-course/deep-learning-course", "https://github.com/a-fork/dl"))
+    result = _cli(tmp_path, "release", "--check")
+    assert f"stale: solutions/{name}" in result.stdout, result.stdout
+    fixed = _cli(tmp_path, "release")
     assert fixed.returncode == 0 and release(tmp_path, check=True) == []
+    text = (tmp_path / "notebooks" / name).read_text()
+    assert "colab.research.google.com/github/a-fork/dl/blob/main/notebooks/" in text
+    assert "git+https://github.com/a-fork/dl@v" in text
+    assert "dl-course/deep-learning-course" not in text
 
 
 @pytest.mark.parametrize("path", SOLUTIONS, ids=lambda p: p.stem)

@@ -4,11 +4,11 @@ Use them as ``from coursekit.checks.neurons import check_dense_layer``; the topi
 modules are not imported here so that a NumPy-only notebook never pays for PyTorch.
 """
 
-from coursekit.checks.core import CheckFailed, NotAttempted
+from coursekit.checks.core import CheckFailed, NotAttempted, agrees
 
 TOPICS = (
     "neurons", "activations", "backprop", "losses", "optimizers", "regularization",
-    "cnn", "rnn", "gan", "autoencoders", "transformers",
+    "cnn", "rnn", "gan", "autoencoders", "transformers", "distributed",
 )
 
-__all__ = ["CheckFailed", "NotAttempted", "TOPICS"]
+__all__ = ["CheckFailed", "NotAttempted", "TOPICS", "agrees"]

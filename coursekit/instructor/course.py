@@ -36,6 +36,26 @@ CELL_TIMEOUT_S = 120
 KERNEL_ARGS = ("--HistoryManager.hist_file=:memory:", "--IPKernelApp.log_level=ERROR")
 
 
+def identity(root: Path) -> tuple[str, str]:
+    """(repository "owner/name", version) from the course's pyproject.toml: the one place both
+    are written (see coursekit._about)."""
+    import tomllib
+
+    from coursekit._about import repository_from_url
+
+    project = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    return repository_from_url(project["urls"]["Repository"]), project["version"]
+
+
+def install_spec(repository: str, version: str) -> str:
+    """What a notebook's setup cell installs in Colab: this release of coursekit, from its tag."""
+    return f"coursekit @ git+https://github.com/{repository}@v{version}"
+
+
+def colab_url(repository: str, stem: str) -> str:
+    return f"https://colab.research.google.com/github/{repository}/blob/main/notebooks/{stem}.ipynb"
+
+
 class CourseError(Exception):
     """The course folder is not where it should be, or not what it should be."""
 
@@ -75,6 +95,9 @@ def nbgrader_config(course_dir: Path, *, cell_timeout: int = CELL_TIMEOUT_S) -> 
     c.CourseDirectory.root = str(course_dir)
     c.CourseDirectory.course_id = "deep-learning-course"
     c.CourseDirectory.db_url = f"sqlite:///{course_dir / 'gradebook.db'}"
+    # nbgrader's exchange (for its own release/collect) is unused: a private folder, not the
+    # system-wide /usr/local/share/nbgrader/exchange it warns about when that is unwritable.
+    c.Exchange.root = str(course_dir / "exchange")
     # Remember the notebook's own files only: no data folders are copied per assignment.
     c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback"]
     c.Execute.timeout = cell_timeout
@@ -141,10 +164,15 @@ def generate_assignments(course_dir: Path, ids: list[str]) -> dict[str, Path]:
     return released
 
 
-def answered_notebook(root: Path, stem: str, only: set[str] | None = None):
+def answered_notebook(root: Path, stem: str, only: set[str] | None = None, *,
+                      isolated: bool = False):
     """The released student notebook with its exercises (or only the grade ids in ``only``)
     answered by the solution's code, solution markers removed: what an honest student submits.
-    Used to test and benchmark grading."""
+    Used to test and benchmark grading.
+
+    With ``isolated``, each answer runs in a namespace of its own and leaves only the names it
+    defines at top level (its functions and classes) in the notebook: its imports stay private.
+    A test cell that still passes uses nothing from an exercise cell but that exercise's names."""
     import nbformat
 
     released = nbformat.read(str(root / NOTEBOOKS / f"{stem}.ipynb"), as_version=4)
@@ -154,6 +182,18 @@ def answered_notebook(root: Path, stem: str, only: set[str] | None = None):
     for cell in released.cells:
         grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
         if grade_id in answers and (only is None or grade_id in only):
-            cell.source = "\n".join(line for line in answers[grade_id].splitlines()
-                                    if "BEGIN SOLUTION" not in line and "END SOLUTION" not in line)
+            code = "\n".join(line for line in answers[grade_id].splitlines()
+                              if "BEGIN SOLUTION" not in line and "END SOLUTION" not in line)
+            cell.source = _isolate(code) if isolated else code
     return released
+
+
+def _isolate(code: str) -> str:
+    """``code`` run in a copy of the notebook's namespace, exporting only its defs and classes."""
+    import ast
+
+    names = [node.name for node in ast.parse(code).body
+             if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef)]
+    exports = "".join(f"{name} = _own[{name!r}]\n" for name in names)
+    return (f"_own = dict(globals())\nexec(compile({code!r}, '<exercise>', 'exec'), _own)\n"
+            f"{exports}del _own\n")

@@ -4,11 +4,13 @@ kernel with the instructor's rights. Use it only for submissions you trust.
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
 import nbformat
 
+from coursekit.checks.core import GRADING_ENV
 from coursekit.instructor import nbformat_utils as nbu
 from coursekit.instructor.course import (
     CELL_TIMEOUT_S,
@@ -46,6 +48,8 @@ class NbgraderGrader:
         stage_sources(self.course_dir, list(sources.values()))
         generate_assignments(self.course_dir, list(sources))
         self.api = make_api(self.course_dir, cell_timeout=cell_timeout)
+        # nbgrader's kernels inherit this process's environment: a stub's check fails its cell
+        os.environ[GRADING_ENV] = "1"
 
     def grade_one(self, student: str, stem: str, nb: nbformat.NotebookNode) -> list[CellGrade]:
         cells = self.cells[stem]

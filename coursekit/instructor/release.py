@@ -2,27 +2,55 @@
 
 from __future__ import annotations
 
+import re
 import tempfile
 from pathlib import Path
 
 from coursekit.instructor import nbformat_utils as nbu
 from coursekit.instructor.course import (
     NOTEBOOKS,
+    SOLUTIONS,
     CourseError,
+    colab_url,
     generate_assignments,
+    identity,
+    install_spec,
     solution_notebooks,
     stage_sources,
 )
 
+_BADGE = re.compile(r"https://colab\.research\.google\.com/github/[\w.-]+/[\w.-]+/blob/main/"
+                    r"notebooks/(\w+)\.ipynb")
+_INSTALL = re.compile(r"coursekit @ git\+https://github\.com/[\w.-]+/[\w.-]+@[\w.-]+")
 
-def build_release(root: Path) -> dict[str, str]:
-    """Generate every student notebook with nbgrader; returns file name -> canonical text.
 
-    Raises CourseError if anything of a solution or hidden test survives generation.
-    """
+def sync_identity(root: Path, *, check: bool = False) -> list[str]:
+    """Write the repository and version from pyproject.toml into every solution's Colab badge
+    and setup cell (or, with ``check``, only list the solutions that differ)."""
+    repository, version = identity(root)
+    differing = []
+    for path in solution_notebooks(root):
+        nb = nbu.read(path)
+        changed = False
+        for cell in nb.cells:
+            text = _BADGE.sub(lambda m: colab_url(repository, m[1]), cell.source)
+            text = _INSTALL.sub(install_spec(repository, version), text)
+            if text != cell.source:
+                cell.source, changed = text, True
+        if changed:
+            differing.append(path.name)
+            if not check:
+                nbu.write(nbu.clean(nb, keep_outputs=True), path)
+    return differing
+
+
+def build_release(root: Path, stems: list[str] | None = None) -> dict[str, str]:
+    """Generate every student notebook (or those in ``stems``) with nbgrader; returns file name
+    -> canonical text. Raises CourseError if anything of a solution or hidden test survives."""
+    sources = [p for p in solution_notebooks(root) if stems is None or p.stem in stems]
     with tempfile.TemporaryDirectory(prefix="coursekit-release-") as tmp:
         course_dir = Path(tmp)
-        ids = stage_sources(course_dir, solution_notebooks(root))
+        ids = stage_sources(course_dir, sources)
         released = generate_assignments(course_dir, ids)
         texts = {}
         for assignment, path in released.items():
@@ -34,12 +62,15 @@ def build_release(root: Path) -> dict[str, str]:
     return texts
 
 
-def release(root: Path, *, check: bool = False) -> list[str]:
-    """Write (or with ``check``, only compare) ``notebooks/``; returns the stale or changed files.
+def release(root: Path, *, check: bool = False, stems: list[str] | None = None) -> list[str]:
+    """Write (or with ``check``, only compare) ``notebooks/``; returns the stale or changed files
+    as paths from the root (``notebooks/NAME``, ``solutions/NAME``).
 
-    Student notebooks that no longer have a source are stale too (and removed when writing).
+    First the solutions' badges and setup cells are brought in line with pyproject.toml. Student
+    notebooks that no longer have a source are stale too (and removed when writing).
     """
-    texts = build_release(root)
+    stale_sources = [f"{SOLUTIONS}/{name}" for name in sync_identity(root, check=check)]
+    texts = build_release(root, stems)
     out_dir = root / NOTEBOOKS
     differing = []
     for name, text in texts.items():
@@ -49,12 +80,13 @@ def release(root: Path, *, check: bool = False) -> list[str]:
             if not check:
                 out_dir.mkdir(exist_ok=True)
                 target.write_text(text, encoding="utf-8")
-    for orphan in sorted(p.name for p in out_dir.glob("*.ipynb")) if out_dir.exists() else []:
+    orphans = sorted(p.name for p in out_dir.glob("*.ipynb")) if out_dir.exists() and not stems else []
+    for orphan in orphans:
         if orphan not in texts:
             differing.append(orphan)
             if not check:
                 (out_dir / orphan).unlink()
-    return differing
+    return stale_sources + [f"{NOTEBOOKS}/{name}" for name in differing]
 
 
 __all__ = ["build_release", "release", "solution_notebooks", "CourseError"]

@@ -24,8 +24,12 @@ class RunResult:
     nb: nbformat.NotebookNode | None = None
 
 
-def _kernel_env() -> dict[str, str]:
+def _kernel_env(grading: bool = False) -> dict[str, str]:
+    from coursekit.checks.core import GRADING_ENV
+
     env = dict(os.environ)
+    if grading:  # a stub's check then fails its cell instead of only saying "not attempted"
+        env[GRADING_ENV] = "1"
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     env.setdefault("PYTHONHASHSEED", "0")
     return env
@@ -33,8 +37,9 @@ def _kernel_env() -> dict[str, str]:
 
 def execute(nb: nbformat.NotebookNode, cwd: Path, *, allow_errors: bool = False,
             cell_timeout: int = NOTEBOOK_TIMEOUT_S, progress: bool = True,
-            label: str = "") -> nbformat.NotebookNode:
-    """Execute ``nb`` in a fresh kernel of this environment (``python3``) from ``cwd``.
+            label: str = "", grading: bool = False) -> nbformat.NotebookNode:
+    """Execute ``nb`` in a fresh kernel of this environment (``python3``) from ``cwd``; with
+    ``grading``, its checks behave as when grading (a stub fails its cell).
 
     Raises nbclient's CellExecutionError on the first failing cell unless ``allow_errors``.
     """
@@ -56,7 +61,7 @@ def execute(nb: nbformat.NotebookNode, cwd: Path, *, allow_errors: bool = False,
 
     client.on_cell_executed = on_cell_executed
     try:
-        with client.setup_kernel(env=_kernel_env()):
+        with client.setup_kernel(env=_kernel_env(grading)):
             for index, cell in enumerate(nb.cells):
                 client.execute_cell(cell, index)
     finally:

@@ -1,7 +1,9 @@
 """The notebook template, as code: every course notebook has the same parts in the same order.
 
 Used by the tests (and available to authors as `template_problems`) so that a notebook that
-drops its objectives, its setup cell or an exercise's check fails loudly.
+drops its objectives, its setup cell or an exercise's check fails loudly. What the setup cell
+*does* (installs coursekit alone in Colab, nothing elsewhere) is tested by running it:
+tests/test_notebooks.py.
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ def template_problems(nb: nbformat.NotebookNode, name: str) -> list[str]:
         problems.append("the first code cell must be the locked 'setup' cell")
     else:
         src = setup[0].source
-        for needed in ("google.colab", "seed_everything(0)", "get_device()", "-c", "colab-constraints"):
+        for needed in ("google.colab", "seed_everything(0)", "get_device()"):
             if needed not in src:
                 problems.append(f"the setup cell must contain {needed!r}")
         if not _nbgrader(setup[0]).get("locked"):
@@ -60,4 +62,7 @@ def template_problems(nb: nbformat.NotebookNode, name: str) -> list[str]:
                             f"starting with check_{exercise}(")
         elif not _nbgrader(following).get("locked") or not _nbgrader(following).get("points"):
             problems.append(f"the check cell of '{exercise}' must be locked and worth points")
+        elif _nbgrader(following).get("grade_id") != f"{exercise}_test":
+            problems.append(f"the check cell of '{exercise}' must have the grade id "
+                            f"'{exercise}_test'")
     return problems

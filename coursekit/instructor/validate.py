@@ -63,7 +63,7 @@ def validate(path: Path, root: Path | None = None, *, progress: bool = True) -> 
     problems = structure_problems(nb, reference) if reference is not None else []
     if reference is None:
         print(f"note: no original of {path.name} found in notebooks/; checking its checks only")
-    execute(nb, path.parent, allow_errors=True, progress=progress, label=path.stem)
+    execute(nb, path.parent, allow_errors=True, progress=progress, label=path.stem, grading=True)
     statuses = cell_statuses(nb)
     for grade_id, status in statuses.items():
         mark = "✅" if status == "passed" else ("⏳" if status == "not attempted" else "❌")

@@ -7,6 +7,8 @@ Code cells run in order: the student's and the locked ones inside the sandbox, e
 in this (trusted) process, in a namespace holding the source's imports and given definitions;
 any other name a test uses is fetched from the student's process as data or a proxy
 (:mod:`coursekit.instructor.sandbox.proxy`). A test cell scores its points when it raises nothing.
+Cells after the last test cell are not run: they cannot change a score, and they are usually the
+notebook's experiment, which would only cost grading time.
 
 Hostile or broken code costs only what it touches: a cell or call that runs past the timeout, or
 that leaves processes behind, is stopped, the sandbox restarted and the student's earlier cells
@@ -23,6 +25,7 @@ import builtins
 import contextlib
 import copy
 import io
+import os
 import re
 import time
 from pathlib import Path
@@ -30,6 +33,7 @@ from typing import Any
 
 import nbformat
 
+from coursekit.checks.core import GRADING_ENV
 from coursekit.instructor.course import CELL_TIMEOUT_S
 from coursekit.instructor.results import CellGrade, failure_status
 from coursekit.instructor.sandbox.proxy import SandboxBroken
@@ -269,6 +273,8 @@ def _run_test(code: str, ns: dict, student: _Student, timeout: int) -> tuple[lis
     out = io.StringIO()
     failure: BaseException | None = None
     session.endpoint.deadline = time.monotonic() + timeout
+    was = os.environ.get(GRADING_ENV)
+    os.environ[GRADING_ENV] = "1"  # a stub's check fails the cell (in a notebook it only says so)
     try:
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(io.StringIO()):
             exec(compile(code, "<test cell>", "exec"), ns)  # noqa: S102 - the instructor's test
@@ -276,6 +282,10 @@ def _run_test(code: str, ns: dict, student: _Student, timeout: int) -> tuple[lis
         failure = exc
     finally:
         session.endpoint.deadline = None
+        if was is None:
+            os.environ.pop(GRADING_ENV, None)
+        else:
+            os.environ[GRADING_ENV] = was
     outputs = []
     if out.getvalue():
         outputs.append(nbformat.v4.new_output("stream", name="stdout", text=_cut(out.getvalue())))
@@ -324,13 +334,19 @@ def grade_submission(source: Path, submission: Path | nbformat.NotebookNode, *, 
     timed_out = ""
     try:
         run.session  # start now: SandboxUnavailable is raised before any grade is given  # noqa: B018
-        for index, (role, cell) in enumerate(plan(src, sub)):
+        cells = plan(src, sub)
+        # Cells after the last graded test cannot change a score (the experiment, usually: the
+        # training a student ran already): they go into the feedback as written, not run.
+        last_test = max((i for i, (role, _) in enumerate(cells) if role == "test"), default=-1)
+        for index, (role, cell) in enumerate(cells):
             gid = _meta(cell).get("grade_id") or f"cell {index + 1}"
             if role == "markdown":
                 feedback.cells.append(nbformat.v4.new_markdown_cell(cell.source))
                 continue
             out = nbformat.v4.new_code_cell(cell.source, metadata=copy.deepcopy(cell.get("metadata", {})))
             feedback.cells.append(out)
+            if index > last_test:
+                continue
             if run.dead:
                 if role == "test":
                     statuses[gid] = (0.0, run.dead)

@@ -25,6 +25,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from coursekit.checks.core import GRADING_ENV
 from coursekit.instructor.sandbox.proxy import Session
 
 SANDBOX_USER = os.environ.get("COURSEKIT_SANDBOX_USER", "coursekit-sandbox")
@@ -116,7 +117,8 @@ def command(limits: Limits) -> list[str]:
            "LANG": "C.UTF-8", "MPLBACKEND": "module://matplotlib_inline.backend_inline",
            "MPLCONFIGDIR": f"{SANDBOX_TMP}/.matplotlib", "IPYTHONDIR": f"{SANDBOX_TMP}/.ipython",
            "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
-           "PYTHONHASHSEED": "0", "PYTHONDONTWRITEBYTECODE": "1", "TF_CPP_MIN_LOG_LEVEL": "2"}
+           "PYTHONHASHSEED": "0", "PYTHONDONTWRITEBYTECODE": "1", "TF_CPP_MIN_LOG_LEVEL": "2",
+           GRADING_ENV: "1"}
     for key, value in env.items():
         cmd += ["--setenv", key, value]
     cmd += ["--hostname", "sandbox", "--ro-bind", "/usr", "/usr"]

@@ -6,7 +6,8 @@ and 2 are then pointed at /dev/null, so nothing the student's code prints (from 
 subprocess) can reach the channel by accident.
 
 Requests: ``run`` a code cell (in IPython, so magics work; returns its outputs and error),
-``get`` a top-level name, ``call`` / ``method`` (answered with the value and the array arguments
+``get`` a top-level name, ``probe``: run one of coursekit's probes (:mod:`coursekit.checks.probe`)
+on the student's objects, ``call`` / ``method`` (answered with the value and the array arguments
 the call changed, see :mod:`coursekit.instructor.sandbox.inplace`) / ``getattr`` / ``setattr`` / ``method`` / ``deepcopy`` /
 ``dir`` on an object it handed out earlier. Everything here is untrusted by design: the student's
 code runs in this process and can change any of it; the grader only ever reads data from it.
@@ -206,6 +207,15 @@ class StudentServer:
             if type(name) is not str or name not in ns:
                 raise NameError(f"name {clip(name, 80)!r} is not defined")
             return ns[name]
+        if op == "probe":  # coursekit's own code, run next to the student's objects
+            from coursekit.checks.probe import resolve
+
+            probe = resolve(message.get("name"))
+            args, kwargs = decode(message.get("args", [])), self._kwargs(message)
+            if type(args) is not list:
+                raise ProtocolError("arguments must be a list")
+            with self._quiet():
+                return probe(*args, **kwargs)
         obj = self.codec.exported(message.get("ref"))
         if op in ("call", "method"):
             args, kwargs = decode(message.get("args", [])), self._kwargs(message)

@@ -1,0 +1,67 @@
+"""PyTorch as the reference, in float64, imported on the first check that needs it.
+
+    no_grad(lambda t: t.softmax(dim=-1), z)             # (N, K) array -> (N, K) array
+    value, (dx,) = value_and_grads(lambda t: t.tanh().sum(), x)
+    outputs, grads = value_and_grads(lambda x, w: x @ w, X, W, grad_output=dout)
+
+Arrays go in and come out as float64 NumPy arrays (numbers as floats), so a topic module never
+converts by hand and never imports torch when it loads.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+
+@functools.cache
+def torch():
+    """The torch module (imported once, on first use)."""
+    import torch as _torch
+
+    return _torch
+
+
+def tensor(x: Any, *, grad: bool = False):
+    """A float64 tensor copy of ``x`` (an array, number or tensor)."""
+    t = torch()
+    if isinstance(x, t.Tensor):
+        out = x.detach().to(t.float64).clone()
+    else:
+        out = t.tensor(np.asarray(x, dtype=np.float64))
+    return out.requires_grad_(grad)
+
+
+def numpy(value: Any) -> Any:
+    """Tensors (also inside tuples and lists) back as float64 arrays; 0-d ones as floats."""
+    t = torch()
+    if isinstance(value, t.Tensor):
+        arr = value.detach().to(t.float64).cpu().numpy()
+        return float(arr) if arr.ndim == 0 else arr
+    if isinstance(value, tuple | list):
+        return type(value)(numpy(v) for v in value)
+    return value
+
+
+def no_grad(fn: Callable[..., Any], *arrays: Any, **kwargs: Any) -> Any:
+    """``fn(*tensors, **kwargs)`` on float64 copies of ``arrays``, without autograd."""
+    with torch().no_grad():
+        return numpy(fn(*(tensor(a) for a in arrays), **kwargs))
+
+
+def value_and_grads(fn: Callable[..., Any], *arrays: Any, grad_output: Any = None,
+                    wrt: Sequence[int] | None = None) -> tuple[Any, list[Any]]:
+    """``fn(*tensors)`` and the gradient of (the sum of) its result with respect to each input
+    (or the inputs at positions ``wrt``); with ``grad_output``, the vector-Jacobian product, as
+    ``out.backward(grad_output)`` computes it. An input the result does not use gets zeros."""
+    wrt = range(len(arrays)) if wrt is None else wrt
+    tensors = [tensor(a, grad=i in wrt) for i, a in enumerate(arrays)]
+    out = fn(*tensors)
+    seed = tensor(grad_output) if grad_output is not None else torch().ones_like(out)
+    grads = torch().autograd.grad(out, [tensors[i] for i in wrt], grad_outputs=seed,
+                                  allow_unused=True)
+    grads = [torch().zeros_like(tensors[i]) if g is None else g for i, g in zip(wrt, grads, strict=True)]
+    return numpy(out), [numpy(g) for g in grads]
