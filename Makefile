@@ -17,7 +17,7 @@ course: setup
 	  $(BIN)/jupyter lab notebooks/ $(LAB_ROOT) $(LAB_ARGS)
 
 test: setup
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest --durations=25 $(PYTEST_ARGS)
 
 setup:
 	bash tools/setup.sh

@@ -63,3 +63,11 @@ def released() -> dict[str, str]:
     from coursekit.instructor.release import build_release
 
     return build_release(ROOT, [p.stem for p in course_notebooks()])
+
+
+def pytest_collection_modifyitems(items):
+    """nbval's cells (every solution executed top to bottom) are slow tests too: `-m 'not slow'`
+    is the quick subset for development."""
+    for item in items:
+        if ".ipynb::" in item.nodeid:
+            item.add_marker(pytest.mark.slow)

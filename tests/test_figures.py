@@ -64,6 +64,7 @@ def offline(monkeypatch):
 # --- the generator ------------------------------------------------------------------------
 
 
+@pytest.mark.slow  # renders every figure (about 12 s)
 @pytest.mark.parametrize("name", NAMES)
 def test_generated_gif_is_valid(generated, name):
     path = generated / f"{name}.gif"
@@ -91,6 +92,7 @@ def convolution_frames():
     return anim, _gif.render(anim)
 
 
+@pytest.mark.slow  # renders every figure (about 12 s)
 def test_gif_shows_exactly_the_drawn_frames(generated, convolution_frames):
     from coursekit.figures import _gif
 
@@ -105,6 +107,7 @@ def test_gif_shows_exactly_the_drawn_frames(generated, convolution_frames):
     assert "coursekit.figures convolution" in comment and "matplotlib" in comment
 
 
+@pytest.mark.slow  # renders every figure (about 12 s)
 def test_generation_is_headless_and_deterministic_across_processes(generated, tmp_path):
     # A fresh interpreter, no display, another hash seed: the same bytes, and no pyplot.
     code = ("import sys; from coursekit.figures import main; "
@@ -117,6 +120,7 @@ def test_generation_is_headless_and_deterministic_across_processes(generated, tm
         assert (tmp_path / f"{name}.gif").read_bytes() == (generated / f"{name}.gif").read_bytes()
 
 
+@pytest.mark.slow  # renders every figure (about 12 s)
 def test_committed_imgs_are_up_to_date(generated):
     stale = []
     for name in NAMES:
@@ -132,6 +136,7 @@ def test_committed_imgs_are_up_to_date(generated):
     assert not stale, "\n".join(stale) + "\nRun `coursekit figures` and commit imgs/."
 
 
+@pytest.mark.slow  # renders every figure (about 12 s)
 def test_check_command_reports_a_stale_figure(generated, tmp_path, capsys):
     shutil.copy(generated / "layers.gif", tmp_path / "layers.gif")
     assert figures.main(["--check", "--out", str(tmp_path), "layers"]) == 0

@@ -362,13 +362,16 @@ def match_values(got: Any, expected: Any, *, tol: Tolerance, hint: str | dict[st
         scale = max(1.0, float(np.max(np.abs(e[np.isfinite(e)]), initial=0.0)))
         atol, rtol, judged = tol.atol * scale, tol.rtol, ""
         if prec != "float64":
-            eps = {"float32": 2.0**-23, "float16": 2.0**-10, "bfloat16": 2.0**-7}[prec]
+            # units of rounding allowed on top of how far the inputs' rounding moves the answer:
+            # 32 for float32 (about 4e-6); a float16's 10 bits afford only a few
+            eps, ulps = {"float32": (2.0**-23, 32), "float16": (2.0**-10, 4),
+                         "bfloat16": (2.0**-7, 2)}[prec]
             moved = 0.0
             if at_precision is not None:
                 low = _as_float(_at(at_precision(prec), path))
                 finite = np.isfinite(low) & np.isfinite(e)
                 moved = float(np.max(np.abs(low - e)[finite], initial=0.0))
-            atol, rtol = max(atol, 32 * eps * scale + 8 * moved), max(rtol, 32 * eps)
+            atol, rtol = max(atol, ulps * eps * scale + 8 * moved), max(rtol, ulps * eps)
             judged = f" (judged at {prec} precision)"
         tolerance = f"rtol={rtol:.3g}, atol={atol:.3g}{judged}"
         bad = ~_within(g, e, atol, rtol)
