@@ -17,6 +17,7 @@ _EXPORTS = {
     "seed_everything": "coursekit.seed",
     "show_figure": "coursekit.figures",
     "CheckFailed": "coursekit.checks.core",
+    "progress": "coursekit.tracking",
     # "owner/name" on GitHub, from pyproject.toml's [project.urls] (read when first asked for)
     "REPOSITORY": "coursekit._about",
 }

@@ -5,6 +5,7 @@
     coursekit validate NOTEBOOK           is my notebook gradable, do its checks pass?
     coursekit run [NOTEBOOK ...] [--save] execute notebooks headless, print a table
     coursekit figures [NAME ...]          regenerate the animated figures in imgs/
+    coursekit progress                    your progress: exercises passed per notebook
     coursekit doctor                      is this environment ready for the course?
 """
 
@@ -80,6 +81,14 @@ def cmd_figures(args) -> int:
     return figures_main(args.rest)
 
 
+def cmd_progress(args) -> int:
+    from coursekit.tracking import progress_file, table
+
+    print(table())
+    print(f"(recorded locally in {progress_file()}; COURSEKIT_PROGRESS=0 turns recording off)")
+    return 0
+
+
 def cmd_doctor(args) -> int:
     from coursekit.instructor.doctor import main as doctor_main
 
@@ -119,6 +128,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("figures", help="regenerate the figures in imgs/", add_help=False)
     p.add_argument("rest", nargs=argparse.REMAINDER)
     p.set_defaults(func=cmd_figures)
+
+    p = sub.add_parser("progress", help="your progress: exercises passed per notebook")
+    p.set_defaults(func=cmd_progress)
 
     p = sub.add_parser("doctor", help="check this environment can run the course")
     p.set_defaults(func=cmd_doctor)

@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+# Checks run by the tests (here, in nbval's kernels, in subprocesses) record no student progress.
+os.environ["COURSEKIT_PROGRESS"] = "0"
 
 
 def course_notebooks() -> list[Path]:

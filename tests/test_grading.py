@@ -233,6 +233,7 @@ def test_validate_reports_gradability_and_checks(tmp_path):
     assert fail.returncode == 1
     assert "cell 'neuron_test' is missing" in fail.stdout
     assert "dense_layer_test: failed" in fail.stdout
+    assert "    hint: " in fail.stdout and "expected" in fail.stdout  # the check's whole message
 
 
 def test_grading_stops_with_the_fix_when_no_sandbox_can_start(tmp_path):

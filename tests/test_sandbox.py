@@ -224,6 +224,7 @@ def batch(tmp_path_factory):
         "deleted-solved": deleted,
         "deleted-stub": stub_deleted,
         "flood-solved": _with_cell(full, "print('x' * 10_000_000)\nprint('y' * 1000)"),
+        "syntax-error": _replace(full, "weighted_sum", "def weighted_sum(x, w, b)\n    return 0.0"),
     }
     results = {}
     for student, nb in submissions.items():
@@ -364,6 +365,14 @@ def test_a_dying_kernel_scores_zero_from_there_on_with_a_clear_status(batch):
     rows = batch[0]["killed-call"][0]
     assert "kernel died" in rows["dense_layer_test"].status
     assert _score(batch, "killed-call") == points["weighted_sum_test"] + points["neuron_test"]
+
+
+def test_the_status_names_the_first_real_error_not_the_name_error_it_causes(batch):
+    rows = batch[0]["syntax-error"][0]
+    for cell in ("weighted_sum_test", "neuron_test"):  # neuron calls weighted_sum
+        assert rows[cell].status.startswith("failed: cell 'weighted_sum' raised SyntaxError"), rows[cell]
+        assert "then NameError" in rows[cell].status
+    assert rows["dense_layer_test"].status == "passed"
 
 
 def test_oversized_output_is_cut(batch):

@@ -117,6 +117,9 @@ def grade(submissions: Path, out_dir: Path, root: Path, *, cell_timeout: int = C
     # nbgrader changes directory while it works: relative paths would break its database URL.
     submissions, out_dir, root = submissions.resolve(), out_dir.resolve(), root.resolve()
     out_dir.mkdir(parents=True, exist_ok=True)
+    # grades and feedback are student data: keep them out of git wherever the folder is
+    (out_dir / ".gitignore").write_text("# written by `coursekit grade`: student data, never "
+                                        "commit it\n*\n", encoding="utf-8")
     sources = {nb.stem: nb for nb in solution_notebooks(root)}
     grader = make_grader(sources, out_dir, cell_timeout=cell_timeout, sandbox=sandbox)
     if not sandbox:

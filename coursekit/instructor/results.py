@@ -45,34 +45,47 @@ def zeros(student: str, notebook: str, cells, status: str) -> list[CellGrade]:
     return [CellGrade(student, notebook, cid, 0.0, pts, status) for cid, pts in cells]
 
 
-def failure_status(ename: str, message: str, timed_out: str = "", timeout_s: int = 0) -> str:
+# Errors that are usually the consequence of an earlier cell's failure (its names are missing)
+CONSEQUENCES = ("NameError", "UnboundLocalError", "AttributeError", "ImportError")
+
+
+def failure_status(ename: str, message: str, earlier: str = "") -> str:
     """The status of a test cell that raised ``ename: message`` (its first line): "not attempted"
-    for a stub, else "failed: ..."; ``timed_out`` names an earlier cell that timed out, the
-    likely cause (its definitions are missing)."""
+    for a stub, else "failed: ...". ``earlier`` is the first problem of a cell before the test
+    ("cell 'x' raised SyntaxError: ..." or "cell 'x' timed out after 120 s"): when the test's own
+    error is its likely consequence (a NameError), the status names the real error first."""
     if "not attempted" in message:
         return "not attempted"
-    status = f"failed: {ename}" + (f": {message}" if message else " (hidden test)")
-    if timed_out:
-        status += f" (cell '{timed_out}' timed out after {timeout_s} s before this)"
-    return status
+    failure = f"{ename}: {message}" if message else f"{ename} (hidden test)"
+    if earlier and ename in CONSEQUENCES:
+        return f"failed: {earlier} (then {failure})"
+    return f"failed: {failure}" + (f" ({earlier} before this)" if earlier else "")
+
+
+def cell_problem(grade_id: str, ename: str, evalue: str, timeout_s: int) -> str:
+    """How a non-test cell's failure is named in the statuses of the tests after it."""
+    if ename == "CellTimeoutError":
+        return f"cell '{grade_id}' timed out after {timeout_s} s"
+    return f"cell '{grade_id}' raised {ename}: {first_line(evalue, 100)}"
 
 
 def cell_statuses(nb: nbformat.NotebookNode, timeout_s: int = CELL_TIMEOUT_S) -> dict[str, str]:
     """grade_id -> "passed", "not attempted" or a one-line reason, from an executed notebook.
 
-    A cell that timed out leaves later cells without its definitions; their status says so,
-    so that "NameError" does not hide the real cause.
+    A cell that failed (a SyntaxError, a timeout) leaves later cells without its definitions;
+    their status names that cell's error, so that the "NameError" it causes does not hide it.
     """
     statuses = {}
-    timed_out = ""
-    for cell in nb.cells:
+    earlier = ""
+    for index, cell in enumerate(nb.cells):
         errors = [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
         meta = cell.metadata.get("nbgrader", {})
-        if errors and errors[0].get("ename") == "CellTimeoutError" and not timed_out:
-            timed_out = meta.get("grade_id") or cell.get("id", "?")
-            if not meta.get("grade"):
-                continue
-        if not meta.get("grade") or meta.get("solution"):
+        is_test = meta.get("grade") and not meta.get("solution")
+        if errors and not is_test and not earlier:
+            earlier = cell_problem(meta.get("grade_id") or f"cell {index + 1}",
+                                   errors[0].get("ename", "Error"), errors[0].get("evalue", ""),
+                                   timeout_s)
+        if not is_test:
             continue
         status = "passed"
         if errors:
@@ -80,7 +93,7 @@ def cell_statuses(nb: nbformat.NotebookNode, timeout_s: int = CELL_TIMEOUT_S) ->
             if ename == "CellTimeoutError":
                 status = f"failed: timed out after {timeout_s} s"
             else:
-                status = failure_status(ename, evalue, timed_out, timeout_s)
+                status = failure_status(ename, evalue, earlier)
         statuses[meta["grade_id"]] = status
     return statuses
 

@@ -36,6 +36,17 @@ def structure_problems(student: nbformat.NotebookNode, reference: nbformat.Noteb
     return problems
 
 
+def _failure_messages(nb: nbformat.NotebookNode) -> dict[str, str]:
+    """grade_id -> the full message of the error a graded cell raised."""
+    out = {}
+    for cell in nb.cells:
+        meta = cell.metadata.get("nbgrader", {})
+        errors = [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
+        if meta.get("grade") and errors:
+            out[meta["grade_id"]] = str(errors[0].get("evalue", ""))
+    return out
+
+
 def _reference_for(path: Path, root: Path | None) -> nbformat.NotebookNode | None:
     try:
         folder = (root or find_root(path.parent)) / NOTEBOOKS
@@ -65,9 +76,13 @@ def validate(path: Path, root: Path | None = None, *, progress: bool = True) -> 
         print(f"note: no original of {path.name} found in notebooks/; checking its checks only")
     execute(nb, path.parent, allow_errors=True, progress=progress, label=path.stem, grading=True)
     statuses = cell_statuses(nb)
+    messages = _failure_messages(nb)
     for grade_id, status in statuses.items():
         mark = "✅" if status == "passed" else ("⏳" if status == "not attempted" else "❌")
         print(f"{mark} {grade_id}: {status}")
+        if status.startswith("failed") and messages.get(grade_id, "").count("\n"):
+            # the check's whole message: sub-check, inputs, expected vs got, tolerance, hint
+            print("\n".join("    " + line for line in messages[grade_id].splitlines()))
     for problem in problems:
         print(f"❌ not gradable: {problem}")
     passed = sum(s == "passed" for s in statuses.values())

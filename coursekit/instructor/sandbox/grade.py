@@ -35,7 +35,7 @@ import nbformat
 
 from coursekit.checks.core import GRADING_ENV
 from coursekit.instructor.course import CELL_TIMEOUT_S
-from coursekit.instructor.results import CellGrade, failure_status
+from coursekit.instructor.results import CellGrade, cell_problem, failure_status
 from coursekit.instructor.sandbox.proxy import SandboxBroken
 from coursekit.instructor.sandbox.runner import Limits, Sandbox, SandboxUnavailable
 from coursekit.instructor.submissions import first_line, load_submission
@@ -292,14 +292,14 @@ def _run_test(code: str, ns: dict, student: _Student, timeout: int) -> tuple[lis
     return outputs, failure
 
 
-def _status(failure: BaseException | None, timeout: int, timed_out: str) -> str:
+def _status(failure: BaseException | None, timeout: int, earlier: str) -> str:
     if failure is None:
         return "passed"
     if isinstance(failure, SandboxBroken):
         if failure.reason == "timeout":
             return f"failed: timed out after {timeout} s"
         return f"failed: {failure.detail}"
-    return failure_status(type(failure).__name__, first_line(str(failure)), timed_out, timeout)
+    return failure_status(type(failure).__name__, first_line(str(failure)), earlier)
 
 
 # --------------------------------------------------------------------------------------------
@@ -331,7 +331,7 @@ def grade_submission(source: Path, submission: Path | nbformat.NotebookNode, *, 
     exec(compile(trusted_prelude(src), f"<{stem}: locked cells>", "exec"), ns)  # noqa: S102
     run = _Student(limits or Limits(), cell_timeout)
     statuses: dict[str, tuple[float, str]] = {}
-    timed_out = ""
+    earlier = ""  # the first failure of a non-test cell: named by the tests that it breaks
     try:
         run.session  # start now: SandboxUnavailable is raised before any grade is given  # noqa: B018
         cells = plan(src, sub)
@@ -355,7 +355,7 @@ def grade_submission(source: Path, submission: Path | nbformat.NotebookNode, *, 
             if role == "test":
                 points = dict(tests).get(gid, 0.0)
                 outputs, failure = _run_test(cell.source, ns, run, cell_timeout)
-                status = _status(failure, cell_timeout, timed_out)
+                status = _status(failure, cell_timeout, earlier)
                 broken = run.session.broken if run.sandbox else None
                 if broken is not None and broken.reason == "died":
                     run.dead = _died(f"the test '{gid}'")
@@ -382,11 +382,13 @@ def grade_submission(source: Path, submission: Path | nbformat.NotebookNode, *, 
                     tb = err.get("traceback") if type(err.get("traceback")) is list else None
                     out.outputs.append(_error_output(err.get("ename", "Error"), err.get("evalue", ""),
                                                      [str(t) for t in tb or []]))
+                    earlier = earlier or cell_problem(gid, str(err.get("ename", "Error")),
+                                                      str(err.get("evalue", "")), cell_timeout)
             if problem == "died":
                 run.dead = _died(f"cell '{gid}'")
                 out.outputs.append(_error_output("KernelDied", run.dead))
             elif problem == "timeout":
-                timed_out = timed_out or gid
+                earlier = earlier or cell_problem(gid, "CellTimeoutError", "", cell_timeout)
                 out.outputs.append(_error_output("CellTimeoutError",
                                                  f"cell timed out after {cell_timeout} s and was stopped"))
                 run.restart(f"cell '{gid}' timed out")
