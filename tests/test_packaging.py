@@ -77,3 +77,39 @@ def test_ci_runs_the_readme_test_command():
     readme = (ROOT / "README.md").read_text()
     assert "make test" in ci and "make test" in readme and "make course" in readme
     assert "set -euo pipefail" in ci
+
+
+def _torch_source(tmp_path, *args: str) -> tuple[str, str]:
+    out = subprocess.run([sys.executable, str(ROOT / "tools" / "torch_source.py"), *args],
+                         capture_output=True, text=True, timeout=60, check=True).stdout
+    source, pip_args = out.rstrip("\n").split("\t")
+    return source, pip_args
+
+
+def test_setup_gets_pytorch_from_the_source_that_fits_the_machine(tmp_path):
+    """What setup would run on each kind of laptop (this machine cannot reach PyTorch's index):
+    the decision is the script setup.sh calls, with the machine's facts given."""
+    version = (ROOT / "constraints.txt").read_text().split("torch==")[1].split()[0]
+    cpu_linux = _torch_source(tmp_path, "--system", "Linux", "--gpu", "none", "--wheels", "")
+    assert cpu_linux == ("pytorch-cpu-index",
+                         f"--index-url https://download.pytorch.org/whl/cpu torch=={version}")
+    assert _torch_source(tmp_path, "--system", "Linux", "--gpu", "nvidia", "--wheels", "") == (
+        "pypi-cuda", f"torch=={version}")
+    for system in ("Darwin", "Windows"):
+        assert _torch_source(tmp_path, "--system", system, "--gpu", "none", "--wheels", "") == (
+            "pypi", f"torch=={version}")
+    empty = tmp_path / "no-torch-here"
+    empty.mkdir()
+    assert _torch_source(tmp_path, "--system", "Linux", "--gpu", "none",
+                         "--wheels", str(empty))[0] == "pytorch-cpu-index"
+    wheels = tmp_path / "wheels"
+    wheels.mkdir()
+    (wheels / f"torch-{version}+cpu-cp311-cp311-manylinux_2_28_x86_64.whl").write_bytes(b"")
+    assert _torch_source(tmp_path, "--system", "Linux", "--gpu", "nvidia", "--wheels", str(wheels)) == (
+        "wheels", f"--find-links {wheels} torch=={version}")
+
+
+def test_setup_script_uses_the_decision_and_checks_the_build():
+    setup = (ROOT / "tools" / "setup.sh").read_text()
+    assert "tools/torch_source.py" in setup and '"pypi-cuda"' in setup
+    assert "/opt/wheels" not in setup  # nothing of this machine's in the laptop path

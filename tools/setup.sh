@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Set up (or refresh) the course environment in .venv: idempotent, safe to re-run.
 #   bash tools/setup.sh          create/refresh .venv with coursekit[all]
-# Environment: PYTHON (default python3), COURSEKIT_WHEELS (a folder of local wheels, passed to
-# pip with --find-links; default /opt/wheels when it exists), COURSEKIT_ALLOW_CUDA=1 to accept a
-# CUDA build of torch (a GPU laptop).
+# Environment: PYTHON (default python3); COURSEKIT_WHEELS (a folder of local wheels, passed to
+# pip with --find-links: a torch wheel there wins over any index); COURSEKIT_ALLOW_CUDA=1 to
+# accept a CUDA build of torch where a CPU one was expected. Where PyTorch comes from otherwise
+# (CPU index on Linux without an NVIDIA GPU, PyPI elsewhere): tools/torch_source.py.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -20,23 +21,29 @@ fi
 [ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "$VENV"
 
 # Re-install only when what we install from changed (keeps `make test` quick on a warm machine).
-want=$(cat pyproject.toml constraints.txt tools/setup.sh | sha256sum | cut -d' ' -f1)
+want=$(cat pyproject.toml constraints.txt tools/setup.sh tools/torch_source.py | sha256sum | cut -d' ' -f1)
+IFS=$'\t' read -r torch_source torch_args < <("$VENV/bin/python" tools/torch_source.py)
 if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$want" ]; then
   echo "setup: .venv is up to date"
 else
   find_links=()
-  wheels=${COURSEKIT_WHEELS:-/opt/wheels}
-  [ -d "$wheels" ] && find_links=(--find-links "$wheels")
+  [ -n "${COURSEKIT_WHEELS:-}" ] && find_links=(--find-links "$COURSEKIT_WHEELS")
   start=$(date +%s)
   "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip
-  "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check \
+  # PyTorch first, from the source that fits this machine (tools/torch_source.py says why);
+  # the course's own install then finds it already satisfied.
+  echo "setup: PyTorch from ${torch_source} (pip install ${torch_args})"
+  # shellcheck disable=SC2086 # the arguments are words on purpose
+  "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check $torch_args
+  # PYTHONWARNINGS: setuptools' notice about editable installs is not for students
+  PYTHONWARNINGS=ignore "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check \
       -c constraints.txt "${find_links[@]}" -e ".[all]"
   echo "setup: installed in $(( $(date +%s) - start )) s"
   echo "$want" > "$STAMP"
 fi
 
-# Fail loudly if a CUDA build of torch (several GB) came in instead of the CPU one.
-if [ "${COURSEKIT_ALLOW_CUDA:-0}" != 1 ]; then
+# Fail loudly if a CUDA build of torch (several GB) came in where the CPU one was meant to.
+if [ "$torch_source" != "pypi-cuda" ] && [ "${COURSEKIT_ALLOW_CUDA:-0}" != 1 ]; then
   "$VENV/bin/python" - <<'PY'
 import importlib.metadata as md
 import sys
@@ -48,8 +55,8 @@ cuda_pkgs = sorted(d.metadata["Name"] for d in md.distributions()
 if torch.version.cuda is not None or cuda_pkgs:
     print(f"setup: expected the CPU build of torch, got torch {torch.__version__} "
           f"(CUDA {torch.version.cuda}) with {cuda_pkgs or 'no'} nvidia packages.\n"
-          "setup: remove .venv and re-run; check constraints.txt and COURSEKIT_WHEELS "
-          "(or set COURSEKIT_ALLOW_CUDA=1 on a GPU machine).", file=sys.stderr)
+          "setup: remove .venv and re-run (see tools/torch_source.py for where torch comes from), "
+          "or set COURSEKIT_ALLOW_CUDA=1.", file=sys.stderr)
     sys.exit(1)
 print(f"setup: torch {torch.__version__} (CPU build), no CUDA packages")
 PY
