@@ -335,7 +335,9 @@ def _as_float(value: Any) -> np.ndarray:
 
 def _within(g: np.ndarray, e: np.ndarray, atol: float, rtol: float) -> np.ndarray:
     with np.errstate(invalid="ignore", over="ignore"):
-        close = np.abs(g - e) <= atol + rtol * np.abs(e)
+        # an infinite e would make rtol * |e| infinite and accept any finite g: only equal
+        # infinities agree (same_special)
+        close = (np.abs(g - e) <= atol + rtol * np.abs(e)) & np.isfinite(e)
     same_special = (np.isnan(g) & np.isnan(e)) | (np.isinf(g) & (g == e))
     return close | same_special
 

@@ -142,9 +142,11 @@ class Run:
                      unstable_hint=spec.unstable_hint, names=names)
         return got
 
-    def unchanged(self, label: str, *args: Any, **kwargs: Any) -> None:
+    def unchanged(self, label: str, *args: Any, hint: str = "", **kwargs: Any) -> None:
         """Call the student's function and check that it left its inputs as they were (through
-        the grading sandbox too: its in-place writes to arguments are mirrored back)."""
+        the grading sandbox too: its in-place writes to arguments are mirrored back). ``hint``
+        replaces the generic one where the exercise has a likelier cause (a perturbed element
+        not restored, say)."""
         held = copy.deepcopy(args)
         self.t.call(self.fn, *held, copy_args=False, signature=self.spec.signature,
                     error_hints=tuple(self.spec.error_hints), **copy.deepcopy(kwargs))
@@ -155,8 +157,9 @@ class Run:
                 total += before.size
         self.t.true(label, changed == 0,
                     detail=f"your function changed {changed} of the {total} input values",
-                    hint="an in-place update (x[...] = ..., x -= ..., x *= ..., out=x) also changes "
-                         "the caller's array: compute a new array instead (x = x - m, np.where)")
+                    hint=hint or "an in-place update (x[...] = ..., x -= ..., x *= ..., out=x) also "
+                                 "changes the caller's array: compute a new array instead (x = x - m, "
+                                 "np.where)")
 
 
 def _as_hint(hint: str | Mapping[str, str]) -> str | dict[str, str]:
