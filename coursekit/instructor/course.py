@@ -114,6 +114,8 @@ def nbgrader_config(course_dir: Path, *, cell_timeout: int = CELL_TIMEOUT_S) -> 
     c.GenerateFeedback.preprocessors = [
         "nbgrader.preprocessors.GetGrades",
         "coursekit.instructor.feedback.HideHiddenTests",
+        "coursekit.instructor.feedback.EmbedGifs",
+        "coursekit.instructor.feedback.OfflineMath",
         "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
     ]
     c.NbGraderAPI.log_level = "ERROR"

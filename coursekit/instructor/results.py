@@ -49,15 +49,17 @@ def zeros(student: str, notebook: str, cells, status: str) -> list[CellGrade]:
 CONSEQUENCES = ("NameError", "UnboundLocalError", "AttributeError", "ImportError")
 
 
-def failure_status(ename: str, message: str, earlier: str = "") -> str:
+def failure_status(ename: str, message: str, earlier: str = "", full_message: str = "") -> str:
     """The status of a test cell that raised ``ename: message`` (its first line): "not attempted"
     for a stub, else "failed: ...". ``earlier`` is the first problem of a cell before the test
     ("cell 'x' raised SyntaxError: ..." or "cell 'x' timed out after 120 s"): when the test's own
-    error is its likely consequence (a NameError), the status names the real error first."""
+    error is its likely consequence (a NameError, also one a check reports in ``full_message``),
+    the status names the real error first."""
     if "not attempted" in message:
         return "not attempted"
     failure = f"{ename}: {message}" if message else f"{ename} (hidden test)"
-    if earlier and ename in CONSEQUENCES:
+    reported = {line.strip().split(":")[0] for line in full_message.splitlines()}
+    if earlier and (ename in CONSEQUENCES or reported & set(CONSEQUENCES)):
         return f"failed: {earlier} (then {failure})"
     return f"failed: {failure}" + (f" ({earlier} before this)" if earlier else "")
 
@@ -93,7 +95,7 @@ def cell_statuses(nb: nbformat.NotebookNode, timeout_s: int = CELL_TIMEOUT_S) ->
             if ename == "CellTimeoutError":
                 status = f"failed: timed out after {timeout_s} s"
             else:
-                status = failure_status(ename, evalue, earlier)
+                status = failure_status(ename, evalue, earlier, str(errors[0].get("evalue", "")))
         statuses[meta["grade_id"]] = status
     return statuses
 

@@ -299,7 +299,7 @@ def _status(failure: BaseException | None, timeout: int, earlier: str) -> str:
         if failure.reason == "timeout":
             return f"failed: timed out after {timeout} s"
         return f"failed: {failure.detail}"
-    return failure_status(type(failure).__name__, first_line(str(failure)), earlier)
+    return failure_status(type(failure).__name__, first_line(str(failure)), earlier, str(failure))
 
 
 # --------------------------------------------------------------------------------------------
@@ -428,12 +428,9 @@ class SandboxGrader:
 
 
 def feedback_html(nb: nbformat.NotebookNode) -> str:
-    """HTML for the student: hidden tests and the tracebacks that would quote them removed."""
-    from nbconvert import HTMLExporter
+    """HTML for the student: scores first, figures and maths rendered offline, hidden tests and
+    the tracebacks that would quote them removed (coursekit.instructor.feedback)."""
+    from coursekit.instructor.feedback import feedback_exporter
 
-    from coursekit.instructor.feedback import HideHiddenTests
-
-    exporter = HTMLExporter()
-    exporter.register_preprocessor(HideHiddenTests(), enabled=True)
-    html, _ = exporter.from_notebook_node(copy.deepcopy(nb))
+    html, _ = feedback_exporter().from_notebook_node(copy.deepcopy(nb))
     return html
