@@ -1,7 +1,9 @@
 """The `coursekit` command for instructors and students.
 
     coursekit release [NB ...] [--check]  regenerate notebooks/ from solutions/
-    coursekit grade SUBMISSIONS --out DIR autograde <student>/<notebook>.ipynb files
+    coursekit grade SUBMISSIONS --out DIR autograde <student>/<notebook>.ipynb files (--jobs N,
+                                          --scheduler tcp://host:8786, --force)
+    coursekit report DIR                  rebuild DIR/report.html: what the class got wrong
     coursekit validate NOTEBOOK           is my notebook gradable, do its checks pass?
     coursekit run [NOTEBOOK ...] [--save] execute notebooks headless, print a table
     coursekit figures [NAME ...]          regenerate the animated figures in imgs/
@@ -46,8 +48,20 @@ def cmd_release(args) -> int:
 def cmd_grade(args) -> int:
     from coursekit.instructor.grade import grade
 
-    grade(Path(args.submissions), Path(args.out), _root(args), cell_timeout=args.timeout,
-          sandbox=not args.no_sandbox)
+    try:
+        grade(Path(args.submissions), Path(args.out), _root(args), cell_timeout=args.timeout,
+              sandbox=not args.no_sandbox, jobs=args.jobs, scheduler=args.scheduler,
+              force=args.force, progress=not args.quiet)
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
+def cmd_report(args) -> int:
+    from coursekit.instructor.report import rebuild
+
+    rebuild(Path(args.out).resolve())
+    print(f"wrote {Path(args.out) / 'report.html'} and grades_wide.csv")
     return 0
 
 
@@ -112,7 +126,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--timeout", type=int, default=120, help="seconds per cell (default 120)")
     p.add_argument("--no-sandbox", action="store_true",
                    help="grade with plain nbgrader: student code runs with YOUR rights (unsafe)")
+    p.add_argument("--jobs", "-j", type=int, default=None,
+                   help="submissions graded at once on this machine (default: one per CPU core)")
+    p.add_argument("--scheduler", default=None,
+                   help="grade on a Dask cluster instead, e.g. tcp://host:8786 (coursekit[cluster])")
+    p.add_argument("--force", action="store_true",
+                   help="grade everything again (default: only new or changed submissions)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_grade)
+
+    p = sub.add_parser("report", help="rebuild OUT/report.html and grades_wide.csv from OUT/grades.csv")
+    p.add_argument("out")
+    p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("validate", help="check a notebook is gradable and its checks pass")
     p.add_argument("notebook")

@@ -29,6 +29,7 @@ class CellGrade:
     score: float
     max_score: float
     status: str
+    detail: str = ""  # a failed test's whole message (the check's sub-check and hint): for reports
 
 
 def graded_cells(notebook: Path) -> list[tuple[str, float]]:

@@ -36,7 +36,7 @@ def template_problems(nb: nbformat.NotebookNode, name: str) -> list[str]:
         problems.append("the first code cell must be the locked 'setup' cell")
     else:
         src = setup[0].source
-        for needed in ("google.colab", "seed_everything(0)", "get_device()"):
+        for needed in ("google.colab", "seed_everything(0)", "get_device()", "runall.enable()"):
             if needed not in src:
                 problems.append(f"the setup cell must contain {needed!r}")
         if not _nbgrader(setup[0]).get("locked"):

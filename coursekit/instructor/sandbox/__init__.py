@@ -14,7 +14,6 @@ from coursekit._lazy import lazy_exports
 _EXPORTS = {
     "grade_submission": "coursekit.instructor.sandbox.grade",
     "feedback_html": "coursekit.instructor.sandbox.grade",
-    "SandboxGrader": "coursekit.instructor.sandbox.grade",
     "read_submission": "coursekit.instructor.submissions",
     "submission_problem": "coursekit.instructor.submissions",
     "Limits": "coursekit.instructor.sandbox.runner",

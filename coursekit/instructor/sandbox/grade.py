@@ -305,19 +305,22 @@ def _status(failure: BaseException | None, timeout: int, earlier: str) -> str:
 # --------------------------------------------------------------------------------------------
 # the whole notebook
 # --------------------------------------------------------------------------------------------
-def grade_submission(source: Path, submission: Path | nbformat.NotebookNode, *, student: str = "",
-                     cell_timeout: int = CELL_TIMEOUT_S, limits: Limits | None = None,
-                     ) -> tuple[list[CellGrade], nbformat.NotebookNode]:
-    """Grade ``submission`` against the instructor notebook ``source`` with the sandbox.
+def grade_submission(source: Path | nbformat.NotebookNode, submission: Path | nbformat.NotebookNode,
+                     *, student: str = "", stem: str = "", cell_timeout: int = CELL_TIMEOUT_S,
+                     limits: Limits | None = None) -> tuple[list[CellGrade], nbformat.NotebookNode]:
+    """Grade ``submission`` against the instructor notebook ``source`` (a path, or the notebook
+    itself with its name in ``stem``) with the sandbox.
 
-    Returns one :class:`coursekit.instructor.results.CellGrade` per autograded test cell of the source, in
-    order, and the executed notebook for feedback (the student's outputs and the tests' outputs;
-    render it with ``coursekit.instructor.feedback.HideHiddenTests``, see :func:`feedback_html`).
+    Returns one :class:`coursekit.instructor.results.CellGrade` per autograded test cell of the
+    source, in order, and the executed notebook for feedback (the student's outputs and the tests'
+    outputs; render it with :func:`feedback_html`).
     Raises :class:`coursekit.instructor.sandbox.SandboxUnavailable` when no sandbox can start here.
     """
-    source = Path(source)
-    src = nbformat.read(str(source), as_version=4)
-    stem = source.stem
+    if isinstance(source, nbformat.NotebookNode):
+        src = source
+    else:
+        src = nbformat.read(str(source), as_version=4)
+        stem = stem or Path(source).stem
     tests = [(_meta(c)["grade_id"], float(_meta(c).get("points", 0))) for c in src.cells if is_test(c)]
     feedback = nbformat.v4.new_notebook(metadata=copy.deepcopy(src.metadata))
     if isinstance(submission, nbformat.NotebookNode):
@@ -330,7 +333,7 @@ def grade_submission(source: Path, submission: Path | nbformat.NotebookNode, *, 
     ns: dict[str, Any] = {"__name__": "__main__", "__builtins__": builtins}
     exec(compile(trusted_prelude(src), f"<{stem}: locked cells>", "exec"), ns)  # noqa: S102
     run = _Student(limits or Limits(), cell_timeout)
-    statuses: dict[str, tuple[float, str]] = {}
+    statuses: dict[str, tuple[float, str, str]] = {}
     earlier = ""  # the first failure of a non-test cell: named by the tests that it breaks
     try:
         run.session  # start now: SandboxUnavailable is raised before any grade is given  # noqa: B018
@@ -349,7 +352,7 @@ def grade_submission(source: Path, submission: Path | nbformat.NotebookNode, *, 
                 continue
             if run.dead:
                 if role == "test":
-                    statuses[gid] = (0.0, run.dead)
+                    statuses[gid] = (0.0, run.dead, "")
                     out.outputs.append(_error_output("KernelDied", run.dead))
                 continue
             if role == "test":
@@ -370,7 +373,8 @@ def grade_submission(source: Path, submission: Path | nbformat.NotebookNode, *, 
                 if failure is not None:
                     out.outputs.append(_error_output(type(failure).__name__, str(failure)))
                 score = points if status == "passed" else 0.0
-                statuses[gid] = (score, status)
+                detail = str(failure)[:4000] if isinstance(failure, Exception) else ""
+                statuses[gid] = (score, status, detail)
                 out.metadata.setdefault("coursekit", {}).update(score=score, max_score=points,
                                                                 status=status)
                 continue
@@ -401,30 +405,13 @@ def grade_submission(source: Path, submission: Path | nbformat.NotebookNode, *, 
                 run.restart(f"cell '{gid}' broke the channel")
     finally:
         run.close()
-    missing = (0.0, "failed: graded cell missing")
-    rows = [CellGrade(student, stem, gid, statuses.get(gid, missing)[0], pts, statuses.get(gid, missing)[1])
+    missing = (0.0, "failed: graded cell missing", "")
+    rows = [CellGrade(student, stem, gid, statuses.get(gid, missing)[0], pts,
+                      statuses.get(gid, missing)[1], statuses.get(gid, missing)[2])
             for gid, pts in tests]
     for i, cell in enumerate(feedback.cells):
         cell["id"] = f"cell-{i}"
     return rows, feedback
-
-
-class SandboxGrader:
-    """The batch's sandboxed grader: grades one submission and writes its feedback page."""
-
-    def __init__(self, sources: dict[str, Path], out_dir: Path, *, cell_timeout: int = CELL_TIMEOUT_S,
-                 limits: Limits | None = None):
-        self.sources, self.out_dir = sources, out_dir
-        self.cell_timeout, self.limits = cell_timeout, limits
-
-    def grade_one(self, student: str, stem: str, nb: nbformat.NotebookNode) -> list[CellGrade]:
-        rows, executed = grade_submission(self.sources[stem], nb, student=student,
-                                          cell_timeout=self.cell_timeout, limits=self.limits)
-        if executed.cells:
-            target = self.out_dir / "feedback" / student / f"{stem}.html"
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text(feedback_html(executed), encoding="utf-8")
-        return rows
 
 
 def feedback_html(nb: nbformat.NotebookNode) -> str:
