@@ -66,7 +66,8 @@ def _is_stub_error(exc: BaseException) -> str:
     while tb is not None:
         code = tb.tb_frame.f_code
         in_cell = code.co_filename.startswith("<") or "ipykernel_" in code.co_filename
-        name = code.co_name if in_cell and code.co_name != "<module>" else name
+        qualname = getattr(code, "co_qualname", code.co_name)  # "SGD.update" for a method
+        name = qualname if in_cell and code.co_name != "<module>" else name
         last_in_cell = in_cell
         tb = tb.tb_next
     return name if isinstance(exc, NotImplementedError) and last_in_cell else ""

@@ -169,6 +169,7 @@ def _grade_sandboxed(batch, sources, out_dir: Path, *, cell_timeout: int, jobs: 
     store = Store(out_dir)
     graded: dict[tuple[str, str], list[CellGrade]] = {}
     pending: list[Job] = []
+    kept = 0
     for student, mine in batch.items():
         for stem, item in mine.items():
             if isinstance(item, str):
@@ -182,11 +183,12 @@ def _grade_sandboxed(batch, sources, out_dir: Path, *, cell_timeout: int, jobs: 
             stored = None if force else store.load(student, stem, job.key)
             if stored is not None:
                 graded[(student, stem)] = stored
+                kept += 1
             else:
                 pending.append(job)
-    if pending and len(graded) > 0:
-        print(f"{len(graded)} submission(s) unchanged since the last run: kept; "
-              f"grading {len(pending)}", flush=True)
+    if kept:
+        print(f"kept {kept} submission(s) graded before and unchanged; grading {len(pending)}",
+              flush=True)
     bar = _progress_bar(len(pending), progress)
     tally = {"below full marks": 0, "errors": 0}
 
