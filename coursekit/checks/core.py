@@ -32,8 +32,10 @@ from typing import Any
 
 import numpy as np
 
-from coursekit.checks.compare import Tolerance, Wrong, agrees, conform, match_values, summarize
+from coursekit.checks.answers import Tolerance, Wrong, summarize
+from coursekit.checks.compare import agrees, match_values
 from coursekit.checks.errors import hint_for_exception
+from coursekit.checks.structure import conform
 
 __all__ = ["CheckFailed", "NotAttempted", "Checker", "check", "summarize", "grading",
            "Tolerance", "agrees"]
@@ -180,7 +182,7 @@ class Checker:
     def conform(self, subcheck: str, got: Any, expected: Any, *, names: Any = None,
                 hints: dict[str, str] | None = None, wrong: Wrong = ()) -> Any:
         """``got`` must have the type, structure and shapes of ``expected`` (the reference's
-        answer): see :func:`coursekit.checks.compare.conform`. Returns ``got``, normalised."""
+        answer): see :func:`coursekit.checks.structure.conform`. Returns ``got``, normalised."""
         out, failure = conform(got, expected, names=names, hints=hints or {}, wrong=wrong)
         if failure is not None:
             self.fail(failure.subcheck(subcheck), failure.detail, hint=failure.hint)

@@ -34,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from coursekit.checks.compare import Tolerance, describe, is_tensor, leaves
+from coursekit.checks.answers import Tolerance, describe, is_tensor, leaves
 from coursekit.checks.core import Checker
 
 Mistake = tuple[Any, str]  # (a known-wrong implementation, or a known-wrong answer; its hint)
