@@ -128,6 +128,7 @@ def test_agrees_is_strict_about_types_and_fair_about_precision():
     assert not agrees(AlwaysEqual(0.0), 5.5)
     assert not agrees([1.0, 2.0], [1, 2])  # a list where an array is due
     assert agrees(np.array([1.0, 2.0]), [1, 2]) and not agrees(3.0, 3)
+    assert agrees(0.5, np.float64(0.5)) and agrees((np.log(2.0), np.ones(2)), (np.log(2.0), np.ones(2)))
 
 
 @pytest.mark.parametrize("name", [

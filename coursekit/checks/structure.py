@@ -78,7 +78,7 @@ def conform(got: Any, expected: Any, *, names: Any = None, hints: dict[str, str]
                 failure = walk(g[key], child, (*path, key), f"{name or 'result'}[{key!r}]")
                 if failure is not None:
                     return failure
-        elif hasattr(e, "shape") and tuple(g.shape) != tuple(e.shape):
+        elif (isinstance(e, np.ndarray) or is_tensor(e)) and tuple(g.shape) != tuple(e.shape):
             return Failure(where, f"expected shape {tuple(e.shape)}, got {tuple(g.shape)}",
                            explained(path, g) or hints.get(f"{name}.shape", "")
                            or hints.get(".shape", "")
