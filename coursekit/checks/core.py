@@ -27,7 +27,7 @@ import os
 import secrets
 import traceback
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -41,6 +41,7 @@ __all__ = ["CheckFailed", "NotAttempted", "Checker", "check", "summarize", "grad
            "Tolerance", "agrees"]
 
 _COURSEKIT_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+_VALUE_MODULES = {"builtins", "numpy", "torch", "tensorflow", "keras", "jax", "pandas", "scipy"}
 GRADING_ENV = "COURSEKIT_GRADING"
 
 
@@ -101,8 +102,9 @@ class Checker:
         if seed is None:
             # Fresh inputs each run for a student; when grading, the same inputs for everyone
             # (COURSEKIT_GRADING_SEED picks them), so that grading is reproducible.
-            seed = (zlib.crc32(f"{exercise}:{os.environ.get('COURSEKIT_GRADING_SEED', '0')}".encode())
-                    if grading() else secrets.randbelow(2**31))
+            shared = os.environ.get("COURSEKIT_GRADING_SEED", "0")
+            seed = (zlib.crc32(f"{exercise}:{shared}".encode()) if grading()
+                    else secrets.randbelow(2**31))
         self.seed = seed
         self.rng = np.random.default_rng(self.seed)
         self.passed = 0
@@ -120,8 +122,12 @@ class Checker:
         if args or kwargs:
             self._inputs = ", ".join(_shape_of(a) for a in (*args, *kwargs.values()))
         if not callable(fn):
-            self.fail("is callable", f"expected a function or class, got {type(fn).__name__}",
-                      hint=f"pass the function itself: check_{self.exercise}({self.exercise})")
+            kind = type(fn).__name__
+            # an object of a library type is a value; any other, an instance of the student's class
+            hint = (f"pass the function itself: check_{self.exercise}({self.exercise})"
+                    if type(fn).__module__.split(".")[0] in _VALUE_MODULES else
+                    f"pass the class, not an instance: check_{self.exercise}({kind})")
+            self.fail("is callable", f"expected a function or class, got {kind}", hint=hint)
         if copy_args:
             args, kwargs = copy.deepcopy(args), copy.deepcopy(kwargs)
         reported: list[str] = []
@@ -148,14 +154,24 @@ class Checker:
             self.fp_note = (f" (NumPy reported: {', '.join(sorted(set(reported)))})"
                             if reported else "")
 
-    def probe(self, probe: Callable, *args: Any, context: str = "", **kwargs: Any) -> Any:
+    def probe(self, probe: Callable, *args: Any, context: str = "",
+              expect: Mapping[str, type | tuple[type, ...]] | None = None, **kwargs: Any) -> Any:
         """Run one of coursekit's probes next to the student's objects (in the grading sandbox
         when grading, see :mod:`coursekit.checks.probe`), with :meth:`call`'s handling of stubs
-        and exceptions. The arguments are not copied: the student's objects go as themselves."""
+        and exceptions. The arguments are not copied: the student's objects go as themselves.
+        ``expect`` ({key: type}): the answer, data from the student's process, must be a dict
+        with these keys, of these types; else the check fails instead of trusting it."""
         from coursekit.checks.probe import in_student_process
 
-        return self.call(in_student_process, probe, *args, copy_args=False, context=context,
-                         **kwargs)
+        answer = self.call(in_student_process, probe, *args, copy_args=False, context=context,
+                           **kwargs)
+        if expect is not None and not (isinstance(answer, dict) and all(
+                isinstance(answer.get(key), kind) for key, kind in expect.items())):
+            self.fail("the probe of your code answers", f"expected a dict with keys "
+                      f"{sorted(expect)}, got {summarize(answer)}",
+                      hint="do not replace or patch coursekit's functions in your notebook: run "
+                           "the check again in a fresh kernel")
+        return answer
 
     # -- sub-checks ---------------------------------------------------------------------------
     def fail(self, subcheck: str, detail: str, *, hint: str, tolerance: str = "") -> None:
@@ -180,13 +196,16 @@ class Checker:
         self.ok()
 
     def conform(self, subcheck: str, got: Any, expected: Any, *, names: Any = None,
-                hints: dict[str, str] | None = None, wrong: Wrong = ()) -> Any:
+                hints: dict[str, str] | None = None, wrong: Wrong = (), count: bool = True) -> Any:
         """``got`` must have the type, structure and shapes of ``expected`` (the reference's
-        answer): see :func:`coursekit.checks.structure.conform`. Returns ``got``, normalised."""
+        answer): see :func:`coursekit.checks.structure.conform`. Returns ``got``, normalised.
+        ``count=False``: a failure fails the check, a success is not counted as a sub-check (a
+        form check inside a larger one, such as each step of a run)."""
         out, failure = conform(got, expected, names=names, hints=hints or {}, wrong=wrong)
         if failure is not None:
             self.fail(failure.subcheck(subcheck), failure.detail, hint=failure.hint)
-        self.ok()
+        if count:
+            self.ok()
         return out
 
     def close(self, subcheck: str, got: Any, expected: Any, *, hint: str,
@@ -210,7 +229,8 @@ class Checker:
         return float(self.conform(subcheck, got, 0.0, hints={"": hint} if hint else None))
 
     def is_array(self, subcheck: str, got: Any, *, shape: tuple[int, ...] | None = None,
-                 hint: str = "", shape_hints: dict[tuple[int, ...], str] | None = None) -> np.ndarray:
+                 hint: str = "",
+                 shape_hints: dict[tuple[int, ...], str] | None = None) -> np.ndarray:
         """``got`` must be a NumPy array of numbers (of ``shape`` when given)."""
         like = np.zeros(shape if shape is not None else np.shape(got) if
                         isinstance(got, np.ndarray) else (0,))
