@@ -33,8 +33,8 @@ def cmd_release(args) -> int:
     if args.check:
         for name in differing:
             why = ("differs from what solutions/ generates" if name.startswith("notebooks/") else
-                   "has a Colab badge or setup cell that pyproject.toml's repository or version "
-                   "no longer matches")
+                   "has a Colab badge, setup cell or figure that pyproject.toml or imgs/ no "
+                   "longer matches")
             print(f"stale: {name} {why}; run `coursekit release`")
         if not differing:
             print("notebooks/ is up to date with solutions/ and pyproject.toml")

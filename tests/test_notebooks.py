@@ -110,9 +110,9 @@ def test_student_notebooks_are_in_sync_with_solutions(released):
     assert stale == [], f"run `coursekit release`: {stale}"
     if len(SOLUTIONS) == len(list((ROOT / "solutions").glob("[0-9][0-9]_*.ipynb"))):
         assert sorted(released) == sorted(p.name for p in (ROOT / "notebooks").glob("*.ipynb"))
-    from coursekit.instructor.release import sync_identity
+    from coursekit.instructor.release import sync_solutions
 
-    assert sync_identity(ROOT, check=True) == [], "run `coursekit release`"
+    assert sync_solutions(ROOT, check=True) == [], "run `coursekit release`"
 
 
 def test_release_is_deterministic(released):

@@ -24,9 +24,29 @@ _BADGE = re.compile(r"https://colab\.research\.google\.com/github/[\w.-]+/[\w.-]
 _INSTALL = re.compile(r"coursekit @ git\+https://github\.com/[\w.-]+/[\w.-]+@[\w.-]+")
 
 
-def sync_identity(root: Path, *, check: bool = False) -> list[str]:
-    """Write the repository and version from pyproject.toml into every solution's Colab badge
-    and setup cell (or, with ``check``, only list the solutions that differ)."""
+_FIGURE = re.compile(r"\(attachment:([\w-]+\.gif)\)")
+
+
+def _figure_attachments(cell, imgs: Path) -> dict:
+    """The attachments a markdown cell should carry: every ``attachment:NAME.gif`` it shows, as
+    drawn in imgs/ (one source for figures: ``coursekit figures``)."""
+    import base64
+
+    wanted = {}
+    for name in _FIGURE.findall(cell.source):
+        path = imgs / name
+        if not path.is_file():
+            raise CourseError(f"a notebook shows attachment:{name}, but imgs/{name} does not exist "
+                              "(run `coursekit figures`)")
+        wanted[name] = {"image/gif": base64.b64encode(path.read_bytes()).decode("ascii")}
+    return wanted
+
+
+def sync_solutions(root: Path, *, check: bool = False) -> list[str]:
+    """Bring every solution in line with what it is generated from (or, with ``check``, only
+    list those that differ): the repository and version from pyproject.toml in its Colab badge
+    and setup cell, and the animated figures from imgs/ as its markdown cells' attachments, so
+    that they show before anything is run (in JupyterLab, on GitHub and in Colab)."""
     repository, version = identity(root)
     differing = []
     for path in solution_notebooks(root):
@@ -37,6 +57,10 @@ def sync_identity(root: Path, *, check: bool = False) -> list[str]:
             text = _INSTALL.sub(install_spec(repository, version), text)
             if text != cell.source:
                 cell.source, changed = text, True
+            if cell.cell_type == "markdown":
+                wanted = _figure_attachments(cell, root / "imgs")
+                if wanted != dict(cell.get("attachments") or {}):
+                    cell.attachments, changed = wanted, True
         if changed:
             differing.append(path.name)
             if not check:
@@ -66,10 +90,10 @@ def release(root: Path, *, check: bool = False, stems: list[str] | None = None) 
     """Write (or with ``check``, only compare) ``notebooks/``; returns the stale or changed files
     as paths from the root (``notebooks/NAME``, ``solutions/NAME``).
 
-    First the solutions' badges and setup cells are brought in line with pyproject.toml. Student
+    First the solutions are brought in line with pyproject.toml and imgs/. Student
     notebooks that no longer have a source are stale too (and removed when writing).
     """
-    stale_sources = [f"{SOLUTIONS}/{name}" for name in sync_identity(root, check=check)]
+    stale_sources = [f"{SOLUTIONS}/{name}" for name in sync_solutions(root, check=check)]
     texts = build_release(root, stems)
     out_dir = root / NOTEBOOKS
     differing = []

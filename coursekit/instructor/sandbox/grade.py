@@ -338,13 +338,21 @@ def grade_submission(source: Path | nbformat.NotebookNode, submission: Path | nb
     try:
         run.session  # start now: SandboxUnavailable is raised before any grade is given  # noqa: B018
         cells = plan(src, sub)
+        figures = {name: data for c in src.cells if c.cell_type == "markdown"
+                   for name, data in (c.get("attachments") or {}).items()}
         # Cells after the last graded test cannot change a score (the experiment, usually: the
         # training a student ran already): they go into the feedback as written, not run.
         last_test = max((i for i, (role, _) in enumerate(cells) if role == "test"), default=-1)
         for index, (role, cell) in enumerate(cells):
             gid = _meta(cell).get("grade_id") or f"cell {index + 1}"
             if role == "markdown":
-                feedback.cells.append(nbformat.v4.new_markdown_cell(cell.source))
+                text = nbformat.v4.new_markdown_cell(cell.source)
+                # the course's own figures only: an attachment the source notebook has, unchanged
+                kept = {name: data for name, data in (cell.get("attachments") or {}).items()
+                        if figures.get(name) == data}
+                if kept:
+                    text.attachments = copy.deepcopy(kept)
+                feedback.cells.append(text)
                 continue
             out = nbformat.v4.new_code_cell(cell.source, metadata=copy.deepcopy(cell.get("metadata", {})))
             feedback.cells.append(out)
