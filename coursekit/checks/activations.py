@@ -30,10 +30,6 @@ EDGE_SHAPES = (("batch of one", (1, 5)), ("1-D input", (6,)), ("3-D input", (2, 
 
 
 # -- references: PyTorch in float64 -------------------------------------------------------------
-def _functional():
-    return torchref.torch().nn.functional
-
-
 def _value(op: Callable) -> Callable:
     return lambda x, **kw: torchref.no_grad(lambda t: op(t, **kw), x)
 
@@ -141,7 +137,8 @@ TANH_GRAD = _elementwise(
 RELU = _elementwise(
     "relu", _value(lambda t: t.relu()), "relu(x) = max(x, 0) element-wise: np.maximum(x, 0)",
     wrong=[
-        (lambda x: np.minimum(x, 0), "np.minimum keeps the negative part: relu is np.maximum(x, 0)"),
+        (lambda x: np.minimum(x, 0),
+         "np.minimum keeps the negative part: relu is np.maximum(x, 0)"),
         (lambda x: x, "negative inputs should become 0: relu(x) = max(x, 0)"),
         (np.abs, "negative inputs should become 0, not -x: relu(x) = max(x, 0)"),
         (lambda x: (x > 0).astype(float),
@@ -158,11 +155,13 @@ RELU_GRAD = _elementwise(
         (lambda x: (x >= 0).astype(float),
          "at x = 0 use the convention relu'(0) = 0, as PyTorch does: x > 0, not x >= 0"),
         (np.sign, "negative inputs have derivative 0, not -1: relu is flat for x < 0"),
-        (lambda x: (x < 0).astype(float), "the comparison is flipped: the derivative is 1 where x > 0"),
+        (lambda x: (x < 0).astype(float),
+         "the comparison is flipped: the derivative is 1 where x > 0"),
     ])
 
 LEAKY_RELU = _elementwise(
-    "leaky_relu", _value(lambda t, alpha=0.01: _functional().leaky_relu(t, negative_slope=alpha)),
+    "leaky_relu",
+    _value(lambda t, alpha=0.01: torchref.functional().leaky_relu(t, negative_slope=alpha)),
     "leaky_relu(x) = x where x > 0, alpha * x elsewhere (alpha defaults to 0.01)",
     signature="leaky_relu(x, alpha=0.01)", wrong=[
         (lambda x, alpha=0.01: np.maximum(x, 0),
@@ -176,7 +175,7 @@ LEAKY_RELU = _elementwise(
     ])
 
 GELU = _elementwise(
-    "gelu", _value(lambda t: _functional().gelu(t)),
+    "gelu", _value(lambda t: torchref.functional().gelu(t)),
     "gelu(x) = x * Phi(x) = 0.5 * x * (1 + erf(x / sqrt(2))), with erf from scipy.special or "
     "math.erf applied element-wise", wrong=[
         (lambda x: 0.5 * x * (1 + np.tanh(np.sqrt(2 / np.pi) * (x + 0.044715 * x**3))),

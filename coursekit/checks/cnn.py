@@ -5,16 +5,15 @@ References are PyTorch in float64, computed at check time on fresh random inputs
 ``F.max_pool2d`` for the forward passes, ``torch.autograd`` for ``conv2d_backward``. A float32
 answer (a torch or Keras layer, say) is judged at float32 precision.
 
-``build_cnn`` returns an ``nn.Module``: when grading it stays in the student's process. Its
-forward calls cross the channel as data (tensors in, tensors out); what needs the module itself
-(is it an ``nn.Module``, its layers and parameters, whether a backward pass reaches every
-parameter) is asked with the probes below.
+``build_cnn`` returns an ``nn.Module``, which stays in the student's process when grading: its
+forward calls cross the channel as data, the rest is asked with probes (coursekit.checks.modules).
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -22,20 +21,14 @@ import numpy as np
 from coursekit.checks import torchref
 from coursekit.checks.core import Checker, check
 from coursekit.checks.exercise import Exercise, Run
+from coursekit.checks.mistakes import replaced
+from coursekit.checks.modules import BACKWARD, is_module, probe_backward, trains_everywhere
 
-__all__ = [
-    "check_conv_output_size",
-    "check_conv2d",
-    "check_maxpool2d",
-    "check_conv2d_backward",
-    "check_build_cnn",
-]
+__all__ = ["check_conv_output_size", "check_conv2d", "check_maxpool2d", "check_conv2d_backward",
+           "check_build_cnn"]
 
 MAX_PARAMETERS = 60_000
-
-
-def _F():
-    return torchref.torch().nn.functional
+_F = torchref.functional  # torch.nn.functional, imported on the first check
 
 
 def _size(size: int, kernel: int, stride: int = 1, padding: int = 0, dilation: int = 1) -> int:
@@ -104,40 +97,21 @@ STRIDE_BACK = ("the window of out[n, f, i, j] starts at row i*S and column j*S: 
                "read x for dw there")
 
 
-# -- the NumPy exercises -------------------------------------------------------------------------
-# Known mistakes are written with short names, then given the exercise's signature (the cases
-# pass stride=, padding=... by name).
-def _as_size(fn):
-    return lambda size, kernel, stride=1, padding=0, dilation=1: fn(size, kernel, stride, padding,
-                                                                       dilation)
-
-
-def _as_conv(fn):
-    return lambda x, w, b, stride=1, padding=0: fn(x, w, b, stride, padding)
-
-
-def _as_pool(fn):
-    return lambda x, kernel, stride=None: fn(x, kernel, kernel if stride is None else stride, stride)
-
-
-def _as_backward(fn):
-    return lambda dout, x, w, stride=1, padding=0: fn(dout, x, w, stride, padding)
-
-
+# -- the NumPy exercises (each known mistake gets every argument by position) ----------------
 CONV_OUTPUT_SIZE = Exercise(
     "conv_output_size", signature="conv_output_size(size, kernel, stride=1, padding=0, dilation=1)",
-    reference=_size, hint=FLOOR,
+    reference=_size, hint=FLOOR, mistakes_by_position=True,
     hints={"": "return a whole number (int): use floor division //, not /"},
-    wrong=[(_as_size(lambda n, k, s, p, d: math.ceil((n + 2 * p - d * (k - 1) - 1) / s) + 1), FLOOR),
-           (_as_size(lambda n, k, s, p, d: (n + p - d * (k - 1) - 1) // s + 1),
+    wrong=[(lambda n, k, s, p, d: math.ceil((n + 2 * p - d * (k - 1) - 1) / s) + 1, FLOOR),
+           (lambda n, k, s, p, d: (n + p - d * (k - 1) - 1) // s + 1,
             "padding is added on both sides: + 2 * padding"),
-           (_as_size(lambda n, k, s, p, d: (n + 2 * p - d * (k - 1) - 1) // s),
+           (lambda n, k, s, p, d: (n + 2 * p - d * (k - 1) - 1) // s,
             "count the first window too: + 1 at the end"),
-           (_as_size(lambda n, k, s, p, d: (n + 2 * p - k) // s + 1),
+           (lambda n, k, s, p, d: (n + 2 * p - k) // s + 1,
             "a dilated kernel spans dilation * (kernel - 1) + 1 pixels: use that as its size"),
-           (_as_size(lambda n, k, s, p, d: (n + 2 * p - d * k) // s + 1),
+           (lambda n, k, s, p, d: (n + 2 * p - d * k) // s + 1,
             "a dilated kernel spans dilation * (kernel - 1) + 1 pixels, not dilation * kernel"),
-           (_as_size(lambda n, k, s, p, d: n + 2 * p - d * (k - 1)),
+           (lambda n, k, s, p, d: n + 2 * p - d * (k - 1),
             "divide by the stride: the window jumps `stride` pixels at a time")],
 )
 
@@ -158,44 +132,33 @@ def _windows_at_i(x, w, b, s, p):
 
 CONV2D = Exercise(
     "conv2d", signature="conv2d(x, w, b, stride=1, padding=0)", reference=_conv,
-    hint="out[n, f, i, j] = b[f] + sum over c, u, v of x_pad[n, c, i*S + u, j*S + v] * w[f, c, u, v]",
-    hints={".shape": "the output is (N, F, H_out, W_out): " + SIZE},
-    wrong=[(_as_conv(lambda x, w, b, s, p: _conv(x, np.flip(w, (2, 3)).copy(), b, s, p)), FLIP),
-           (_as_conv(lambda x, w, b, s, p: _conv(_pad(x, 0, 2 * p), w, b, s, 0)), PAD_SIDES),
-           (_as_conv(lambda x, w, b, s, p: _conv(_pad(x, 0, p), w, b, s, 0)), PAD_SIDES),
-           (_as_conv(lambda x, w, b, s, p: _conv(x, w, 0 * b, s, p)), NO_BIAS),
-           (_as_conv(lambda x, w, b, s, p: _conv(x[:, :1], w[:, :1], b, s, p)), CHANNELS),
-           (_as_conv(lambda x, w, b, s, p: _conv(x, w, 0 * b, s, p) / w[0].size
-                     + b[:, None, None]), MEAN),
-           (_as_conv(lambda x, w, b, s, p: _conv(x, w, b, s, p)[:, :, :-1, :-1]), SIZE),
-           (_as_conv(lambda x, w, b, s, p: _ceil_shape(x, w, s, p)), SIZE),
-           (_as_conv(lambda x, w, b, s, p: _conv(x, w, b, 1, p)), STRIDE),
-           (_as_conv(_windows_at_i), STRIDE)],
+    hint="out[n, f, i, j] = b[f] + sum over c, u, v of x_pad[n, c, i*S + u, j*S + v] * "
+         "w[f, c, u, v]",
+    hints={".shape": "the output is (N, F, H_out, W_out): " + SIZE}, mistakes_by_position=True,
+    wrong=[(lambda x, w, b, s, p: _conv(x, np.flip(w, (2, 3)).copy(), b, s, p), FLIP),
+           (lambda x, w, b, s, p: _conv(_pad(x, 0, 2 * p), w, b, s, 0), PAD_SIDES),
+           (lambda x, w, b, s, p: _conv(_pad(x, 0, p), w, b, s, 0), PAD_SIDES),
+           (lambda x, w, b, s, p: _conv(x, w, 0 * b, s, p), NO_BIAS),
+           (lambda x, w, b, s, p: _conv(x[:, :1], w[:, :1], b, s, p), CHANNELS),
+           (lambda x, w, b, s, p: _conv(x, w, 0 * b, s, p) / w[0].size + b[:, None, None], MEAN),
+           (lambda x, w, b, s, p: _conv(x, w, b, s, p)[:, :, :-1, :-1], SIZE),
+           (lambda x, w, b, s, p: _ceil_shape(x, w, s, p), SIZE),
+           (lambda x, w, b, s, p: _conv(x, w, b, 1, p), STRIDE), (_windows_at_i, STRIDE)],
 )
 
 MAXPOOL2D = Exercise(
     "maxpool2d", signature="maxpool2d(x, kernel, stride=None)", reference=_pool,
     hint="out[n, c, i, j] = max over u, v < kernel of x[n, c, i*S + u, j*S + v]",
     hints={".shape": "the output is (N, C, H_out, W_out): " + POOL_FLOOR},
-    wrong=[(_as_pool(lambda x, k, s, given: _pool(x, k, 1 if given is None else s)), POOL_STRIDE),
-           (_as_pool(lambda x, k, s, given: torchref.no_grad(lambda t: _F().avg_pool2d(t, k, s), x)),
-            POOL_MAX),
-           (_as_pool(lambda x, k, s, given: np.maximum(_pool(x, k, s), 0.0)), POOL_ZERO),
-           (_as_pool(lambda x, k, s, given: _pool(x, k, s, ceil_mode=True)), POOL_FLOOR),
-           (_as_pool(lambda x, k, s, given: _pool(x, k, s).max(axis=1, keepdims=True)), POOL_CHANNELS),
-           (_as_pool(lambda x, k, s, given: _pool(x, k, s).max(axis=1)), POOL_CHANNELS),
-           (_as_pool(lambda x, k, s, given: _pool(x, (k, 1), (s, 1))), POOL_CHANNELS)],
+    mistakes_by_position=True,  # stride s: None (the kernel's size) or the one passed
+    wrong=[(lambda x, k, s: _pool(x, k, 1 if s is None else s), POOL_STRIDE),
+           (lambda x, k, s: torchref.no_grad(lambda t: _F().avg_pool2d(t, k, s), x), POOL_MAX),
+           (lambda x, k, s: np.maximum(_pool(x, k, s), 0.0), POOL_ZERO),
+           (lambda x, k, s: _pool(x, k, s, ceil_mode=True), POOL_FLOOR),
+           (lambda x, k, s: _pool(x, k, s).max(axis=1, keepdims=True), POOL_CHANNELS),
+           (lambda x, k, s: _pool(x, k, s).max(axis=1), POOL_CHANNELS),
+           (lambda x, k, s: _pool(x, (k, 1), (s or k, 1)), POOL_CHANNELS)],
 )
-
-
-def _with(part: int, fn):
-    """A known mistake in one part of (dx, dw, db): fn(d, x, w, s, p) gives that part, the
-    others are right."""
-    def mistake(d, x, w, s, p):
-        value = fn(d, x, w, s, p)
-        return None if value is None else tuple(value if i == part else g
-                                                for i, g in enumerate(_grads(d, x, w, s, p)))
-    return _as_backward(mistake)
 
 
 def _dx_padded(d, x, w, s, p):
@@ -212,32 +175,35 @@ def _backward_windows_at_i(d, x, w, s, p):
     return dx, dw, d.sum(axis=(0, 2, 3))
 
 
+_dx, _dw, _db = (partial(replaced, _grads, part) for part in range(3))  # a mistake in that part
 CONV2D_BACKWARD = Exercise(
     "conv2d_backward", signature="conv2d_backward(dout, x, w, stride=1, padding=0)",
-    reference=_grads, returns=("dx", "dw", "db"),
+    reference=_grads, returns=("dx", "dw", "db"), mistakes_by_position=True,
     hint={"dx": "dx_pad[n, :, i*S:i*S+KH, j*S:j*S+KW] += sum over f of dout[n, f, i, j] * w[f]; "
                 "then crop the padding off",
           "dw": "dw[f] += dout[n, f, i, j] * x_pad[n, :, i*S:i*S+KH, j*S:j*S+KW] for every n, i, j",
           "db": DB},
-    hints={"dx.shape": "dx has the shape of x: " + CROP, "dw.shape": "dw has the shape of w, (F, C, KH, KW)",
+    hints={"dx.shape": "dx has the shape of x: " + CROP,
+           "dw.shape": "dw has the shape of w, (F, C, KH, KW)",
            "db.shape": "db has the shape of b, (F,): " + DB},
-    wrong=[(_with(2, lambda d, x, w, s, p: d.sum(axis=(2, 3))), DB),
-           (_with(2, lambda d, x, w, s, p: d[0].sum(axis=(1, 2))), DB),
-           (_with(2, lambda d, x, w, s, p: d.mean(axis=(0, 2, 3))), DB),
-           (_with(1, lambda d, x, w, s, p: _grads(d, x, w, s, p)[1] / len(x)), DW),
-           (_with(1, lambda d, x, w, s, p: _grads(d[:1], x[:1], w, s, p)[1]), DW),
-           (_with(0, _dx_padded), CROP),
-           (_with(0, lambda d, x, w, s, p: _dx_padded(d, x, w, s, p)[:, :, :x.shape[2], :x.shape[3]]),
+    wrong=[(_db(lambda d, x, w, s, p: d.sum(axis=(2, 3))), DB),
+           (_db(lambda d, x, w, s, p: d[0].sum(axis=(1, 2))), DB),
+           (_db(lambda d, x, w, s, p: d.mean(axis=(0, 2, 3))), DB),
+           (_dw(lambda d, x, w, s, p: _grads(d, x, w, s, p)[1] / len(x)), DW),
+           (_dw(lambda d, x, w, s, p: _grads(d[:1], x[:1], w, s, p)[1]), DW),
+           (_dx(_dx_padded), CROP),
+           (_dx(lambda d, x, w, s, p: _dx_padded(d, x, w, s, p)[:, :, :x.shape[2], :x.shape[3]]),
             CROP),
-           (_with(0, lambda d, x, w, s, p: x[:, :, 0:0, 0:0] if p == 0 else None), EMPTY_CROP),
-           (_with(0, lambda d, x, w, s, p: _grads(d, x, np.flip(w, (2, 3)).copy(), s, p)[0]), FLIP_BACK),
-           (_as_backward(_backward_windows_at_i), STRIDE_BACK)],
+           (_dx(lambda d, x, w, s, p: x[:, :, 0:0, 0:0] if p == 0 else None), EMPTY_CROP),
+           (_dx(lambda d, x, w, s, p: _grads(d, x, np.flip(w, (2, 3)).copy(), s, p)[0]),
+            FLIP_BACK),
+           (_backward_windows_at_i, STRIDE_BACK)],
 )
 
 
 def _inputs(t: Checker, n: int, c: int, h: int, w: int, f: int, kh: int, kw: int) -> tuple:
-    return (t.rng.normal(size=(n, c, h, w)), t.rng.normal(size=(f, c, kh, kw)) / math.sqrt(c * kh * kw),
-            t.rng.normal(size=f))
+    return (t.rng.normal(size=(n, c, h, w)),
+            t.rng.normal(size=(f, c, kh, kw)) / math.sqrt(c * kh * kw), t.rng.normal(size=f))
 
 
 # (label, N, C, H, W, F, KH, KW, stride, padding): random inputs, then the edge cases
@@ -245,7 +211,8 @@ CONV_CASES = (
     ("random inputs, stride 1, no padding", 2, 3, 6, 6, 4, 3, 3, 1, 0),
     ("padding=1 keeps the size (a 'same' convolution)", 2, 2, 5, 5, 3, 3, 3, 1, 1),
     ("stride=2 with padding=1", 2, 3, 7, 7, 2, 3, 3, 2, 1),
-    ("non-square input and kernel, stride 3 that does not divide evenly", 1, 2, 7, 9, 3, 2, 3, 3, 0),
+    ("non-square input and kernel, stride 3 that does not divide evenly",
+     1, 2, 7, 9, 3, 2, 3, 3, 0),
     ("a batch of one, one output channel, padding 2", 1, 3, 4, 4, 1, 3, 3, 1, 2),
 )
 
@@ -257,7 +224,8 @@ def check_conv_output_size(t: Checker, conv_output_size: Callable) -> None:
     run.case("size 5, kernel 3, stride 2, padding 1 (the animation): floor(4 / 2) + 1 = 3",
              5, 3, stride=2, padding=1, expected=3)
     for _ in range(3):
-        k, s, p = (int(v) for v in (t.rng.integers(1, 8), t.rng.integers(1, 5), t.rng.integers(0, 4)))
+        k, s, p = (int(v) for v in (t.rng.integers(1, 8), t.rng.integers(1, 5),
+                                    t.rng.integers(0, 4)))
         n = int(t.rng.integers(max(k - 2 * p, 1), 65))
         run.case(f"size {n}, kernel {k}, stride {s}, padding {p}", n, k, stride=s, padding=p)
     run.case("size 8, kernel 3, stride 2: the last half-window is dropped (floor)", 8, 3, stride=2)
@@ -273,8 +241,10 @@ def check_conv2d(t: Checker, conv2d: Callable) -> None:
              "x[i, j] - x[i+1, j+1] + 0.5 = -3.5", x, np.array([[[[1.0, 0.0], [0.0, -1.0]]]]),
              np.array([0.5]), expected=np.full((1, 1, 2, 2), -3.5))
     for label, n, c, h, w, f, kh, kw, s, p in CONV_CASES:
-        run.case(f"{label} (matches F.conv2d)", *_inputs(t, n, c, h, w, f, kh, kw), stride=s, padding=p)
-    run.unchanged("leaves its inputs unchanged", *_inputs(t, 2, 2, 5, 5, 2, 3, 3), stride=1, padding=1)
+        run.case(f"{label} (matches F.conv2d)", *_inputs(t, n, c, h, w, f, kh, kw), stride=s,
+                 padding=p)
+    run.unchanged("leaves its inputs unchanged", *_inputs(t, 2, 2, 5, 5, 2, 3, 3), stride=1,
+                  padding=1)
 
 
 @check("maxpool2d")
@@ -284,8 +254,10 @@ def check_maxpool2d(t: Checker, maxpool2d: Callable) -> None:
                   [0.0, -1.0, 7.0, 8.0], [2.0, 6.0, 9.0, 3.0]]).reshape(1, 1, 4, 4)
     run.case("by hand: 4x4 with 2x2 windows gives [[4, 5], [6, 9]]", x, 2,
              expected=[[[[4.0, 5.0], [6.0, 9.0]]]])
-    run.case("random inputs, kernel 2 (stride defaults to the kernel)", t.rng.normal(size=(2, 3, 6, 6)), 2)
-    run.case("kernel 3, stride 2: overlapping windows", t.rng.normal(size=(2, 2, 7, 7)), 3, stride=2)
+    run.case("random inputs, kernel 2 (stride defaults to the kernel)",
+             t.rng.normal(size=(2, 3, 6, 6)), 2)
+    run.case("kernel 3, stride 2: overlapping windows", t.rng.normal(size=(2, 2, 7, 7)), 3,
+             stride=2)
     run.case("odd size 7x7, kernel 2: the last row and column are dropped",
              t.rng.normal(size=(1, 2, 7, 7)), 2)
     run.case("non-square input 6x9, kernel 3", t.rng.normal(size=(2, 1, 6, 9)), 3)
@@ -312,46 +284,12 @@ def check_conv2d_backward(t: Checker, conv2d_backward: Callable) -> None:
                   stride=1, padding=1)
 
 
-# -- build_cnn: an nn.Module, in the student's process when grading --------------------------------
-def probe_returned(obj: Any) -> dict:
-    """What build_cnn returned, looked at where it lives."""
-    import torch
-
-    return {"module": isinstance(obj, torch.nn.Module), "class": isinstance(obj, type),
-            "type": getattr(obj, "__name__", "") if isinstance(obj, type) else type(obj).__name__,
-            "framework": type(obj).__module__.split(".")[0]}
-
-
+# -- build_cnn: an nn.Module, in the student's process when grading (coursekit.checks.modules) ---
 def probe_cnn_training(model: Any, x: Any, y: Any) -> dict:
-    """One training step's backward pass on the student's model (its mode restored, gradients
-    cleared after): its convolution layers, its parameter count, and the parameters that are
-    frozen or that the loss's gradient never reaches."""
-    import torch
-    from torch import nn
-
-    was_training = model.training
-    model.train()
-    model.zero_grad(set_to_none=True)
-    try:
-        logits = model(torch.as_tensor(x, dtype=torch.float32))
-        nn.functional.cross_entropy(logits, torch.as_tensor(y, dtype=torch.int64)).backward()
-        named = list(model.named_parameters())
-        return {"convs": sum(isinstance(m, nn.Conv2d) for m in model.modules()),
-                "parameters": int(sum(p.numel() for _, p in named)),
-                "frozen": [name for name, p in named if not p.requires_grad],
-                "unreached": [name for name, p in named if p.requires_grad and p.grad is None]}
-    finally:
-        model.zero_grad(set_to_none=True)
-        model.train(was_training)
-
-
-def _data(t: Checker, answer: Any, kinds: dict[str, type]) -> dict:
-    """A probe's answer, which came from the student's process: a dict of the kinds expected."""
-    if not (isinstance(answer, dict) and all(isinstance(answer.get(key), kind)
-                                             for key, kind in kinds.items())):
-        t.fail("the model's process answers", f"unexpected answer: {str(answer)[:80]}",
-               hint="do not change coursekit in your notebook: run the check in a fresh kernel")
-    return answer
+    """A training step's backward pass through the student's model (see
+    :func:`coursekit.checks.modules.probe_backward`), and its convolution layers ("convs")."""
+    facts = probe_backward(model, x, y, count=("Conv2d",))
+    return {**facts, "convs": facts["counts"]["Conv2d"]}
 
 
 NOT_MODULE = {
@@ -359,6 +297,7 @@ NOT_MODULE = {
     "keras": "this exercise builds a PyTorch model (torch.nn.Module); the Keras twin comes later",
     "NoneType": "nothing was returned: end build_cnn with `return model`",
 }
+FLOAT32 = "keep the model in float32 (no .double()): the images are float32"
 ERRORS = (
     ("mat1 and mat2 shapes cannot be multiplied",
      "the first nn.Linear after Flatten must take C * H * W features: print the shape before "
@@ -368,8 +307,7 @@ ERRORS = (
     ("Module.__init__() call", "call super().__init__() first in your class's __init__"),
     ("same device", "return the model on the CPU, as nn.Module builds it: move it with "
                     ".to(device) after build_cnn(), where you train it"),
-    ("should be the same", "keep the model in float32 (no .double()): the images are float32"),
-    ("must have the same dtype", "keep the model in float32 (no .double()): the images are float32"),
+    ("should be the same", FLOAT32), ("must have the same dtype", FLOAT32),
 )
 
 
@@ -379,7 +317,8 @@ def _logits(t: Checker, model: Any, x: Any, n: int, k: int, label: str) -> Any:
                  error_hints=ERRORS)
     wrong = [(torch.zeros(n, 10), "use num_classes for the last layer's outputs, not a fixed 10"),
              (torch.zeros(k), "keep the batch axis: no .squeeze() (a batch of one is (1, K))"),
-             (torch.zeros(n, k, 1, 1), "flatten before the last layers: nn.Flatten() gives (N, features)")]
+             (torch.zeros(n, k, 1, 1),
+              "flatten before the last layers: nn.Flatten() gives (N, features)")]
     return t.conform(f"{label}: returns logits of shape ({n}, {k})", out, torch.zeros(n, k),
                      hints={"": "the model's forward must return a torch tensor of logits"},
                      wrong=[(a, h) for a, h in wrong if tuple(a.shape) != (n, k)])
@@ -388,54 +327,44 @@ def _logits(t: Checker, model: Any, x: Any, n: int, k: int, label: str) -> Any:
 @check("build_cnn")
 def check_build_cnn(t: Checker, build_cnn: Callable) -> None:
     torch = torchref.torch()
-    for num_classes in (None, 3):
-        args = {} if num_classes is None else {"num_classes": num_classes}
-        k, label = num_classes or 10, f"build_cnn({'' if num_classes is None else f'num_classes={num_classes}'})"
+
+    def images(n: int) -> Any:  # (n, 1, 8, 8) in [0, 1], float32 as the digits are
+        return torch.as_tensor(t.rng.uniform(0, 1, size=(n, 1, 8, 8)), dtype=torch.float32)
+
+    for args in ({}, {"num_classes": 3}):  # the default (10 classes), then another
+        k = args.get("num_classes", 10)
+        label = f"build_cnn({''.join(f'num_classes={v}' for v in args.values())})"
         model = t.call(build_cnn, signature="build_cnn(num_classes=10)", error_hints=ERRORS, **args)
-        kind = _data(t, t.probe(probe_returned, model),
-                     {"module": bool, "class": bool, "type": str, "framework": str})
-        reason = ("class" if kind["class"] else "keras" if kind["framework"] in ("keras", "tensorflow")
-                  else kind["type"])
-        t.true(f"{label} returns a torch.nn.Module", kind["module"],
-               detail=f"got {'the class ' if kind['class'] else 'a '}{kind['type']}",
-               hint=NOT_MODULE.get(reason, "return a torch.nn.Module, e.g. nn.Sequential(...)"))
+        is_module(t, model, label, NOT_MODULE)
         t.call(model.eval, context="model.eval()")  # dropout off: the forward passes repeat
-        x = torch.as_tensor(t.rng.uniform(0, 1, size=(8, 1, 8, 8)), dtype=torch.float32)
-        logits = _logits(t, model, x, 8, k, label)
-        scores = logits.detach().double()
+        x = images(8)
+        logits = _logits(t, model, x, 8, k, label).detach()
         t.true(f"{label} returns raw scores (logits), not probabilities",
-               not (bool(torch.all(scores >= 0)) and bool(torch.all((scores.sum(1) - 1).abs() < 1e-4))),
+               not (bool(torch.all(logits >= 0))
+                    and bool(torch.all((logits.double().sum(1) - 1).abs() < 1e-4))),
                detail="every row of the output is >= 0 and sums to 1",
                hint="end with the last nn.Linear: nn.CrossEntropyLoss applies log-softmax itself, "
                     "so a final Softmax squashes the gradients")
         _logits(t, model, x[:1], 1, k, f"{label} on a batch of one")
-        if num_classes is None:
-            x2 = torch.as_tensor(t.rng.uniform(0, 1, size=(8, 1, 8, 8)), dtype=torch.float32)
-            mixed = t.call(model, 0.5 * x + 0.5 * x2, context="model(x)")
-            other = t.call(model, x2, context="model(x)")
-            affine = torch.allclose(mixed.detach(), 0.5 * logits.detach() + 0.5 * other.detach(),
-                                    rtol=1e-3, atol=1e-4)
-            t.true("is not one linear map (it has non-linearities)", not affine,
+        if not args:
+            x2 = images(8)
+            mixed = t.call(model, 0.5 * x + 0.5 * x2, context="model(x)").detach()
+            other = t.call(model, x2, context="model(x)").detach()
+            t.true("is not one linear map (it has non-linearities)",
+                   not torch.allclose(mixed, 0.5 * logits + 0.5 * other, rtol=1e-3, atol=1e-4),
                    detail="model(x/2 + x2/2) = model(x)/2 + model(x2)/2: the whole stack is linear",
                    hint="put a non-linearity (nn.ReLU()) after each convolution and hidden layer: "
                         "without one the layers collapse into a single linear map")
-        facts = _data(t, t.probe(probe_cnn_training, model, t.rng.uniform(0, 1, size=(16, 1, 8, 8)),
-                                 t.rng.integers(0, k, size=16),
-                                 context="a backward pass of the cross-entropy loss through your model"),
-                      {"convs": int, "parameters": int, "frozen": list, "unreached": list})
+        facts = t.probe(probe_cnn_training, model, t.rng.uniform(0, 1, size=(16, 1, 8, 8)),
+                        t.rng.integers(0, k, size=16),
+                        context="a backward pass of the cross-entropy loss through your model",
+                        expect={"convs": int, **BACKWARD})
         t.true(f"{label} has at least two convolution layers", facts["convs"] >= 2,
                detail=f"found {facts['convs']} nn.Conv2d layer(s)",
-               hint="stack at least two nn.Conv2d layers (each followed by nn.ReLU()) before Flatten")
+               hint="stack at least two nn.Conv2d layers (each followed by nn.ReLU()) before "
+                    "Flatten")
         t.true(f"{label} has at most {MAX_PARAMETERS:,} parameters",
-               facts["parameters"] <= MAX_PARAMETERS,
-               detail=f"{facts['parameters']:,} parameters",
+               facts["parameters"] <= MAX_PARAMETERS, detail=f"{facts['parameters']:,} parameters",
                hint="pool before flattening (each 2x2 max-pool quarters what the first nn.Linear "
                     "sees), or use fewer channels or a narrower hidden layer")
-        t.true(f"{label}: every parameter trains", not facts["frozen"],
-               detail=f"frozen (requires_grad=False): {', '.join(map(str, facts['frozen'][:6]))}",
-               hint="do not freeze layers here: every parameter must have requires_grad=True")
-        t.true(f"{label}: gradients reach every parameter", not facts["unreached"],
-               detail=f"no gradient for: {', '.join(map(str, facts['unreached'][:6]))}",
-               hint="a layer defined in __init__ but never used in forward (or whose output is cut "
-                    "off with .detach(), .data or torch.no_grad()) gets no gradient: use every "
-                    "layer you define, on the path to the output")
+        trains_everywhere(t, facts, label)

@@ -114,12 +114,14 @@ class Checker:
     # -- calling the student's code -------------------------------------------------------
     def call(self, fn: Callable, *args: Any, copy_args: bool = True, context: str = "",
              error_hints: tuple[tuple[str, str], ...] = (), signature: str = "",
-             **kwargs: Any) -> Any:
+             inputs: str | None = None, **kwargs: Any) -> Any:
         """Call ``fn`` (on deep copies of the arguments, so that an in-place edit cannot corrupt
         the reference), turning a stub into "not attempted" and an exception into a failure whose
         hint follows from the exception (``error_hints``: (text in "Type: message", hint) pairs
         first). NumPy's floating-point warnings are recorded in ``fp_note``, not printed."""
-        if args or kwargs:
+        if inputs is not None:
+            self._inputs = inputs
+        elif args or kwargs:
             self._inputs = ", ".join(_shape_of(a) for a in (*args, *kwargs.values()))
         if not callable(fn):
             kind = type(fn).__name__
@@ -163,8 +165,9 @@ class Checker:
         with these keys, of these types; else the check fails instead of trusting it."""
         from coursekit.checks.probe import in_student_process
 
+        data = [a for a in (*args, *kwargs.values()) if not callable(a)]  # not the functions
         answer = self.call(in_student_process, probe, *args, copy_args=False, context=context,
-                           **kwargs)
+                           inputs=", ".join(_shape_of(a) for a in data), **kwargs)
         if expect is not None and not (isinstance(answer, dict) and all(
                 isinstance(answer.get(key), kind) for key, kind in expect.items())):
             self.fail("the probe of your code answers", f"expected a dict with keys "
@@ -238,13 +241,16 @@ class Checker:
         return self.conform(subcheck, got, like, hints={"": hint} if hint else None, wrong=wrong)
 
 
-def check(exercise: str, *, seed: int | None = None) -> Callable:
+def check(exercise: Any, *, seed: int | None = None) -> Callable:
     """Decorator that turns ``body(t: Checker, student_fn, ...)`` into a public check.
 
     The public function prints one line on success and raises :class:`CheckFailed` on
     failure, with no traceback into coursekit's internals. A stub prints "not attempted yet"
-    and returns, except when grading.
+    and returns, except when grading. ``exercise`` is the exercise's name, or its spec (an
+    :class:`~coursekit.checks.exercise.Exercise`): the body then gets the student's function's
+    ``Run`` instead of the Checker (``run.case(...)``, ``run.rng``, ``run.t``).
     """
+    spec, exercise = (None, exercise) if isinstance(exercise, str) else (exercise, exercise.name)
 
     def decorate(body: Callable) -> Callable:
         @functools.wraps(body)
@@ -253,7 +259,12 @@ def check(exercise: str, *, seed: int | None = None) -> Callable:
             t = Checker(exercise, seed=seed)
             failure: CheckFailed | None = None
             try:
-                body(t, student_fn, *args, **kwargs)
+                if spec is None:
+                    body(t, student_fn, *args, **kwargs)
+                else:
+                    from coursekit.checks.exercise import Run
+
+                    body(Run(t, spec, student_fn), student_fn, *args, **kwargs)
             except CheckFailed as exc:
                 failure = exc
             outcome = ("passed" if failure is None else

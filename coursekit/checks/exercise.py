@@ -14,7 +14,8 @@ and its check lists the cases in the house order (by hand → random → edge ca
     @check("softmax")
     def check_softmax(t, softmax):
         run = Run(t, SOFTMAX, softmax)
-        run.case("by hand: z = [0, ln 2, ln 5]", np.log([[1.0, 2.0, 5.0]]), expected=[[.125, .25, .625]])
+        run.case("by hand: z = [0, ln 2, ln 5]", np.log([[1.0, 2.0, 5.0]]),
+                 expected=[[.125, .25, .625]])
         run.case("random inputs", t.rng.normal(size=(4, 5)))
         run.unchanged("leaves its input unchanged", t.rng.normal(size=(4, 5)))
 
@@ -27,7 +28,10 @@ gave. Wrong implementations are evaluated only when something fails.
 
 from __future__ import annotations
 
+import ast
 import copy
+import functools
+import inspect
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -49,7 +53,10 @@ class Exercise:
     name ("" for the whole answer, "NAME.shape" for its shape) to the hint for a wrong type or
     shape; ``wrong`` lists known mistakes, each a function with the exercise's signature (or a
     fixed answer) and its hint. ``float64``: the spec requires float64 results. ``tol``: the
-    tolerance at float64 (lower precisions get their own, see coursekit.checks.compare)."""
+    tolerance at float64 (lower precisions get their own, see coursekit.checks.compare).
+    ``mistakes_by_position``: each mistake gets every parameter of ``signature``, in order, the
+    defaults filled in, so that it can use short names (``lambda x, w, b, s, p: ...``) whatever
+    a case passes by name."""
 
     name: str
     reference: Callable[..., Any]
@@ -62,6 +69,31 @@ class Exercise:
     tol: Tolerance = Tolerance()
     unstable_hint: str = ""
     error_hints: Sequence[tuple[str, str]] = ()
+    mistakes_by_position: bool = False
+
+    def mistake_arguments(self, args: tuple, kwargs: dict) -> tuple[tuple, dict]:
+        """The arguments a known mistake is called with (see ``mistakes_by_position``)."""
+        if not self.mistakes_by_position:
+            return args, kwargs
+        bound = _parameters(self.signature).bind(*args, **kwargs)
+        bound.apply_defaults()
+        return tuple(bound.arguments.values()), {}
+
+
+@functools.cache
+def _parameters(signature: str) -> inspect.Signature:
+    """The parameters of a spec's signature, "conv2d(x, w, b, stride=1, padding=0)", defaults
+    included (literals)."""
+    node = ast.parse(f"def {signature}: pass").body[0].args
+    plain = [*node.posonlyargs, *node.args]
+    defaults = [inspect.Parameter.empty] * (len(plain) - len(node.defaults)) + node.defaults
+    return inspect.Signature([
+        *(inspect.Parameter(a.arg, inspect.Parameter.POSITIONAL_OR_KEYWORD,
+                            default=d if d is inspect.Parameter.empty else ast.literal_eval(d))
+          for a, d in zip(plain, defaults, strict=True)),
+        *(inspect.Parameter(a.arg, inspect.Parameter.KEYWORD_ONLY,
+                            default=inspect.Parameter.empty if d is None else ast.literal_eval(d))
+          for a, d in zip(node.kwonlyargs, node.kw_defaults, strict=True))])
 
 
 def rounded(value: Any, dtype: str) -> Any:
@@ -78,7 +110,8 @@ def rounded(value: Any, dtype: str) -> Any:
     if is_tensor(value) and value.is_floating_point():
         import torch
 
-        low = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}[dtype]
+        low = {"float32": torch.float32, "float16": torch.float16,
+               "bfloat16": torch.bfloat16}[dtype]
         return value.detach().to(low).to(value.dtype)
     return value
 
@@ -107,6 +140,11 @@ class Run:
     def __init__(self, t: Checker, spec: Exercise, student_fn: Callable):
         self.t, self.spec, self.fn = t, spec, student_fn
 
+    @property
+    def rng(self) -> np.random.Generator:
+        """The check's random generator (``t.rng``), for the cases' inputs."""
+        return self.t.rng
+
     def call(self, *args: Any, **kwargs: Any) -> Any:
         """The student's answer on copies of the inputs (stub and exceptions handled)."""
         return self.t.call(self.fn, *args, signature=self.spec.signature,
@@ -127,7 +165,8 @@ class Run:
         mistakes = [*wrong, *spec.wrong]
 
         def wrong_answers() -> list[tuple[Any, str]]:
-            answers = [(_evaluate(m, args, kwargs), h) for m, h in mistakes]
+            margs, mkwargs = spec.mistake_arguments(args, kwargs)
+            answers = [(_evaluate(m, margs, mkwargs), h) for m, h in mistakes]
             return [(a, h) for a, h in answers if a is not None]
 
         names = spec.returns or None
@@ -157,9 +196,9 @@ class Run:
                 total += before.size
         self.t.true(label, changed == 0,
                     detail=f"your function changed {changed} of the {total} input values",
-                    hint=hint or "an in-place update (x[...] = ..., x -= ..., x *= ..., out=x) also "
-                                 "changes the caller's array: compute a new array instead (x = x - m, "
-                                 "np.where)")
+                    hint=hint or "an in-place update (x[...] = ..., x -= ..., x *= ..., out=x) "
+                                 "also changes the caller's array: compute a new array instead "
+                                 "(x = x - m, np.where)")
 
 
 def _as_hint(hint: str | Mapping[str, str]) -> str | dict[str, str]:

@@ -1,9 +1,8 @@
 """Checks for notebook 04 Losses and metrics (NumPy in, NumPy out).
 
 Each loss returns ``(loss, grad)``: the mean over the batch as a float, and d loss / d (first
-argument) with that argument's shape. References are computed at check time on the case's own
-inputs: PyTorch float64 autograd (``torch.nn.functional``) for the losses, scikit-learn for the
-metrics. A float32 implementation is judged at float32 precision (the core's dtype policy).
+argument). References, at check time: torch.nn.functional's losses by float64 autograd, and
+scikit-learn's metrics.
 """
 
 from __future__ import annotations
@@ -13,26 +12,17 @@ from collections.abc import Callable
 import numpy as np
 
 from coursekit.checks import torchref
-from coursekit.checks.core import Checker, check
+from coursekit.checks.core import check
 from coursekit.checks.exercise import Exercise, Run
+from coursekit.checks.mistakes import loss_exercise, reordered
 
 __all__ = ["check_mae", "check_huber", "check_bce_with_logits", "check_cross_entropy",
            "check_hinge", "check_kl_divergence", "check_precision_recall_f1", "check_roc_auc"]
 
 
 # -- references (computed at check time) -----------------------------------------------------------
-def _F():
-    return torchref.torch().nn.functional
-
-
-def _with_grad(loss: Callable) -> Callable:
-    """``(float loss, d loss / d x)`` of ``loss(x_tensor, *rest)`` by float64 autograd."""
-
-    def reference(x, *rest, **kwargs):
-        value, (grad,) = torchref.value_and_grads(lambda xt: loss(xt, *rest, **kwargs), x)
-        return float(value), grad
-
-    return reference
+_F = torchref.functional  # torch.nn.functional, imported on the first check
+_with_grad = torchref.with_grad  # (loss, d loss / d first argument), by float64 autograd
 
 
 def _sklearn_prf(y_true, y_pred, average="binary"):
@@ -49,11 +39,6 @@ def _sklearn_auc(y_true, scores):
 
 
 # -- NumPy versions the known mistakes are built from ----------------------------------------------
-def _sigmoid(z):
-    e = np.exp(-np.abs(z))
-    return np.where(z >= 0, 1 / (1 + e), e / (1 + e))
-
-
 def _mae(yp, y):
     return float(np.abs(yp - y).mean()), np.sign(yp - y) / yp.size
 
@@ -68,12 +53,12 @@ def _huber(yp, y, delta=1.0, *, offset=True, slope=True):
 
 def _bce(z, y):
     loss = np.maximum(z, 0) - z * y + np.log1p(np.exp(-np.abs(z)))
-    return float(loss.mean()), (_sigmoid(z) - y) / z.size
+    return float(loss.mean()), (np.exp(-np.logaddexp(0.0, -z)) - y) / z.size  # sigmoid, stable
 
 
 def _bce_probabilities(z, y, clip=0.0):
     s = np.clip(1 / (1 + np.exp(-z)), clip, 1 - clip)
-    return float(-np.mean(y * np.log(s) + (1 - y) * np.log(1 - s))), (_sigmoid(z) - y) / z.size
+    return float(-np.mean(y * np.log(s) + (1 - y) * np.log(1 - s))), _bce(z, y)[1]
 
 
 def _ce(z, y, label_smoothing=0.0, *, axis=1, target=None, norm=None):
@@ -103,20 +88,12 @@ def _per_class(y_true, y_pred, labels, zero=True):
     return [np.nan_to_num(v) for v in prf] if zero else prf, true
 
 
-def _macro(y_true, y_pred, *, labels=None, zero=True, mean=np.mean, weighted=False):
+def _macro(y_true, y_pred, *, labels=None, zero=True, mean=np.mean, weighted=False,
+           f1_of_means=False):
     labels = np.union1d(y_true, y_pred) if labels is None else labels
     prf, support = _per_class(y_true, y_pred, labels, zero)
-    if weighted:
-        return tuple(float(np.average(v, weights=support)) for v in prf)
-    return tuple(float(mean(v)) for v in prf)
-
-
-def _swapped(p, r, f1):
-    return r, p, f1
-
-
-def _f1_of_means(p, r, _f1):
-    return p, r, (2 * p * r / (p + r) if p + r > 0 else 0.0)
+    p, r, f1 = (float(np.average(v, weights=support) if weighted else mean(v)) for v in prf)
+    return p, r, (2 * p * r / (p + r) if p + r > 0 else 0.0) if f1_of_means else f1
 
 
 def _when(average: str, mistake: Callable) -> Callable:
@@ -130,22 +107,7 @@ def _auc_pairs(y, s, tie=0.5, norm=None):
     return float(wins.sum() / (wins.size if norm is None else norm))
 
 
-def _shared_mistakes(ref: Callable, count: Callable = np.size) -> list:
-    """The mistakes every loss invites: no mean in the gradient, none at all, the wrong sign.
-    (The gradient-only mistake comes first: a diagnosis takes the first mistake that matches.)"""
-    return [(lambda *a, **k: (ref(*a, **k)[0], ref(*a, **k)[1] * count(a[0])), GRAD_MEAN),
-            (lambda *a, **k: (ref(*a, **k)[0] * count(a[0]), ref(*a, **k)[1] * count(a[0])), MEAN),
-            (lambda *a, **k: (ref(*a, **k)[0], -ref(*a, **k)[1]), GRAD_SIGN)]
-
-
-# -- hints -----------------------------------------------------------------------------------------
-MEAN = ("the loss is the mean over the batch, not the sum: divide by the number of elements "
-        "(and each gradient entry too)")
-GRAD_MEAN = "the loss is a mean, so each entry of its gradient carries the factor 1/N too"
-GRAD_SIGN = ("the gradient is d loss / d (first argument), pointing uphill: you have its negative "
-             "(check the order of a subtraction such as y_pred - y or sigmoid(z) - y)")
-LOSS_TYPE = {"": "return a tuple (loss, grad): the loss as a float, the gradient as an array",
-             "loss": "return the loss as one number: float(np.mean(...))"}
+# -- hints (those of the mistakes every loss invites: coursekit.checks.mistakes) ------------------
 UNSTABLE_BCE = ("log(sigmoid(z)) is log(0) = -inf once sigmoid(z) rounds to 0, and exp(-z) "
                 "overflows for z far below 0: use the stable form max(z, 0) - z*y + "
                 "log(1 + exp(-|z|)) (np.log1p)")
@@ -161,33 +123,25 @@ TIES = ("tied scores: a tie between a positive and a negative counts one half, A
         "diagonal step; as ranks they share their average rank, scipy.stats.rankdata)")
 
 
-def _loss_exercise(name: str, signature: str, reference: Callable, grad_of: str,
-                   hint: dict, wrong: list, **kwargs) -> Exercise:
-    return Exercise(name, signature=signature, reference=reference, returns=("loss", "grad"),
-                    hints={**LOSS_TYPE, "grad.shape": f"the gradient has the shape of {grad_of}"},
-                    hint=hint, wrong=wrong, **kwargs)
-
-
-MAE = _loss_exercise(
+MAE = loss_exercise(
     "mae", "mae(y_pred, y)", _with_grad(lambda yp, y: _F().l1_loss(yp, torchref.tensor(y))),
     "y_pred", {"loss": "the mean of |y_pred - y| over every element",
                "grad": "d loss / d y_pred = sign(y_pred - y) / S, with S = y_pred.size"},
-    [*_shared_mistakes(_mae),
-     (lambda yp, y: (_mae(yp, y)[0], np.where(yp >= y, 1.0, -1.0) / yp.size),
+    [(lambda yp, y: (_mae(yp, y)[0], np.where(yp >= y, 1.0, -1.0) / yp.size),
       "where y_pred == y the gradient is 0 (np.sign(0) is 0), as in PyTorch: not +1 or -1"),
      (lambda yp, y: (float(np.abs(yp - y).sum() / len(yp)), np.sign(yp - y) / len(yp)),
       "average over every element (y_pred.size), as F.l1_loss does, not over the rows only"),
      (lambda yp, y: (float(np.mean((yp - y) ** 2)), 2 * (yp - y) / yp.size),
-      "that is the MSE: the MAE takes |y_pred - y|, whose gradient is sign(y_pred - y)")])
+      "that is the MSE: the MAE takes |y_pred - y|, whose gradient is sign(y_pred - y)")],
+    numpy_reference=_mae)
 
-HUBER = _loss_exercise(
+HUBER = loss_exercise(
     "huber", "huber(y_pred, y, delta=1.0)",
     _with_grad(lambda yp, y, delta=1.0: _F().huber_loss(yp, torchref.tensor(y), delta=delta)),
     "y_pred", {"loss": "with d = y_pred - y: d²/2 where |d| <= delta, else "
                        "delta * (|d| - delta/2)",
                "grad": "d where |d| <= delta, else delta * sign(d); all divided by y_pred.size"},
-    [*_shared_mistakes(_huber),
-     (lambda yp, y, delta=1.0: _huber(yp, y),
+    [(lambda yp, y, delta=1.0: _huber(yp, y),
       "use the `delta` argument (the check passes other values), not a fixed 1"),
      (lambda yp, y, delta=1.0: _huber(yp, y, delta, offset=False),
       "the linear part is delta * (|d| - delta/2), so that the two pieces meet at |d| = delta"),
@@ -195,9 +149,9 @@ HUBER = _loss_exercise(
       "in the linear part the gradient is delta * sign(d), not sign(d)"),
      (lambda yp, y, delta=1.0: tuple(v / delta for v in _huber(yp, y, delta)),
       "that is smooth L1 (F.smooth_l1_loss = huber / beta): Huber keeps d²/2 and "
-      "delta * (|d| - delta/2), without dividing by delta")])
+      "delta * (|d| - delta/2), without dividing by delta")], numpy_reference=_huber)
 
-BCE = _loss_exercise(
+BCE = loss_exercise(
     "bce_with_logits", "bce_with_logits(logits, y)",
     _with_grad(lambda z, y: _F().binary_cross_entropy_with_logits(z, torchref.tensor(y))),
     "logits, (N,)", {"loss": "mean of max(z, 0) - z*y + log(1 + exp(-|z|))",
@@ -208,20 +162,18 @@ BCE = _loss_exercise(
      (lambda z, y: _bce_probabilities(z, y, clip=1e-7),
       "clipping sigmoid(z) to [1e-7, 1 - 1e-7] (as Keras does for probabilities) caps each "
       "loss near 16: compute from the logits, max(z, 0) - z*y + log(1 + exp(-|z|))"),
-     *_shared_mistakes(_bce),
      (lambda z, y: _bce(z, 1.0 * (y == 1)),
       "y may be any probability in [0, 1] (soft labels): use y and 1 - y as weights, not a "
       "test such as y == 1")],
-    unstable_hint=UNSTABLE_BCE)
+    numpy_reference=_bce, unstable_hint=UNSTABLE_BCE)
 
-CE = _loss_exercise(
+CE = loss_exercise(
     "cross_entropy", "cross_entropy(logits, y, label_smoothing=0.0)",
     _with_grad(lambda z, y, label_smoothing=0.0: _F().cross_entropy(
         z, torchref.torch().as_tensor(y), label_smoothing=label_smoothing)),
     "logits, (N, K)", {"loss": "mean over rows of -sum_k target_k * log_softmax(z)_k",
                        "grad": "(softmax(z) - target) / N, target the (smoothed) one-hot rows"},
-    [*_shared_mistakes(_ce, count=len),
-     (lambda z, y, label_smoothing=0.0: _ce(z, y, label_smoothing, norm=z.size),
+    [(lambda z, y, label_smoothing=0.0: _ce(z, y, label_smoothing, norm=z.size),
       "average over the N examples (rows), not over all N*K entries"),
      (lambda z, y, label_smoothing=0.0: _ce(z, y, label_smoothing, axis=0),
       "softmax over the K classes of each row (axis=1), not down the batch (axis=0)"),
@@ -237,20 +189,20 @@ CE = _loss_exercise(
      (lambda z, y, label_smoothing=0.0: _ce(
          z, y, label_smoothing, target=lambda h, e, k: (1 - e) * h),
       "the smoothed target is (1 - eps) * one_hot + eps / K: you left out the eps / K part")],
-    unstable_hint=UNSTABLE_CE)
+    numpy_reference=_ce, count=len, unstable_hint=UNSTABLE_CE)
 
-HINGE = _loss_exercise(
+HINGE = loss_exercise(
     "hinge", "hinge(scores, y)",
     _with_grad(lambda s, y: _F().relu(1 - torchref.tensor(y) * s).mean()),
     "scores, (N,)", {"loss": "mean of max(0, 1 - y*s)",
                      "grad": "d loss / d s = -y / N where y*s < 1, else 0"},
-    [*_shared_mistakes(_hinge),
-     (lambda s, y: _hinge(s, y, margin=0.0),
+    [(lambda s, y: _hinge(s, y, margin=0.0),
       "the hinge has a margin of 1: max(0, 1 - y*s), so a correct but unsure score still costs"),
      (lambda s, y: _hinge(s, y, active=np.less_equal),
       "at y*s = 1 exactly use 0 (ReLU's convention, and PyTorch's): mask with y*s < 1, not <="),
      (lambda s, y: (_hinge(s, y)[0], -y / s.size),
-      "where y*s > 1 the loss is flat (0): the gradient is 0 there, -y / N only where y*s < 1")])
+      "where y*s > 1 the loss is flat (0): the gradient is 0 there, -y / N only where y*s < 1")],
+    numpy_reference=_hinge)
 
 KL = Exercise(
     "kl_divergence", signature="kl_divergence(p, q)",
@@ -283,7 +235,7 @@ PRF = Exercise(
           "recall": "recall = TP / (TP + FN): of the true positives, how many were found",
           "f1": "F1 = 2 P R / (P + R) (0 when P + R = 0); macro: the mean of per-class F1"},
     unstable_hint=ZERO_DIVISION,
-    wrong=[(lambda t, p, average="binary": _swapped(*_sklearn_prf(t, p, average)),
+    wrong=[(reordered(_sklearn_prf, (1, 0, 2)),
             "precision and recall are swapped: precision divides by the predicted positives "
             "(TP + FP), recall by the true positives (TP + FN)"),
            (_when("binary", lambda t, p: _sklearn_prf(1 - t, 1 - p)),
@@ -297,7 +249,7 @@ PRF = Exercise(
            (_when("macro", lambda t, p: _macro(t, p, labels=np.unique(t))),
             "macro averages over every class in y_true or y_pred (np.union1d), including a "
             "class that is only predicted"),
-           (_when("macro", lambda t, p: _f1_of_means(*_macro(t, p))),
+           (_when("macro", lambda t, p: _macro(t, p, f1_of_means=True)),
             "macro F1 is the mean of the per-class F1 scores, not the F1 of the mean precision "
             "and mean recall"),
            (_when("macro", lambda t, p: _macro(t, p, weighted=True)),
@@ -329,127 +281,118 @@ ROC_AUC = Exercise(
 
 
 # -- the checks: by hand → random → edge cases -----------------------------------------------------
-@check("mae")
-def check_mae(t: Checker, mae: Callable) -> None:
-    run = Run(t, MAE, mae)
+@check(MAE)
+def check_mae(run: Run, mae: Callable) -> None:
     run.case("by hand: |[2, -1, 0]| averages to 1, gradient [1, -1, 0] / 3",
              np.array([3.0, -1.0, 2.0]), np.array([1.0, 0.0, 2.0]),
              expected=(1.0, [1 / 3, -1 / 3, 0.0]))
-    run.case("random (N,)", t.rng.normal(size=7), t.rng.normal(size=7))
-    run.case("random (N, D): a mean over every element", t.rng.normal(size=(5, 3)),
-             t.rng.normal(size=(5, 3)))
-    y = np.round(t.rng.normal(size=6), 1)
+    run.case("random (N,)", run.rng.normal(size=7), run.rng.normal(size=7))
+    run.case("random (N, D): a mean over every element", run.rng.normal(size=(5, 3)),
+             run.rng.normal(size=(5, 3)))
+    y = np.round(run.rng.normal(size=6), 1)
     run.case("some predictions exactly right (gradient 0 there)",
              np.where(np.arange(6) % 2 == 0, y, y + 0.5), y)
     run.case("batch of one", np.array([[2.5]]), np.array([[-1.0]]))
-    run.unchanged("leaves its inputs unchanged", t.rng.normal(size=4), t.rng.normal(size=4))
+    run.unchanged("leaves its inputs unchanged", run.rng.normal(size=4), run.rng.normal(size=4))
 
 
-@check("huber")
-def check_huber(t: Checker, huber: Callable) -> None:
-    run = Run(t, HUBER, huber)
+@check(HUBER)
+def check_huber(run: Run, huber: Callable) -> None:
     run.case("by hand: d = [0.5, -2, 3], delta = 1: (0.125 + 1.5 + 2.5) / 3",
              np.array([0.5, -2.0, 3.0]), np.zeros(3), expected=(1.375, [0.5 / 3, -1 / 3, 1 / 3]))
-    run.case("random, default delta", 2 * t.rng.normal(size=8), t.rng.normal(size=8))
+    run.case("random, default delta", 2 * run.rng.normal(size=8), run.rng.normal(size=8))
     for delta in (0.3, 2.5):
-        run.case(f"random (N, D), delta={delta}", 3 * delta * t.rng.normal(size=(4, 3)),
+        run.case(f"random (N, D), delta={delta}", 3 * delta * run.rng.normal(size=(4, 3)),
                  np.zeros((4, 3)), delta=delta)
-    run.case("large residuals (linear part)", 100 * t.rng.normal(size=5), np.zeros(5), delta=1.5)
+    run.case("large residuals (linear part)", 100 * run.rng.normal(size=5), np.zeros(5), delta=1.5)
 
 
-@check("bce_with_logits")
-def check_bce_with_logits(t: Checker, bce_with_logits: Callable) -> None:
-    run = Run(t, BCE, bce_with_logits)
+@check(BCE)
+def check_bce_with_logits(run: Run, bce_with_logits: Callable) -> None:
     run.case("by hand: z = [0, 0, ln 3], y = [1, 0, 1]: ln(16/3) / 3, grad [-0.5, 0.5, -0.25] / 3",
              np.array([0.0, 0.0, np.log(3.0)]), np.array([1.0, 0.0, 1.0]),
              expected=(np.log(16 / 3) / 3, [-0.5 / 3, 0.5 / 3, -0.25 / 3]))
-    run.case("random logits, 0/1 labels", 3 * t.rng.normal(size=9),
-             t.rng.integers(0, 2, size=9).astype(float))
-    run.case("soft labels in [0, 1]", 3 * t.rng.normal(size=6), t.rng.uniform(size=6))
+    run.case("random logits, 0/1 labels", 3 * run.rng.normal(size=9),
+             run.rng.integers(0, 2, size=9).astype(float))
+    run.case("soft labels in [0, 1]", 3 * run.rng.normal(size=6), run.rng.uniform(size=6))
     run.case("large logits (|z| up to 1e4): finite", np.array([1e4, -1e4, 1e4, -1e4, 30.0, -800.0]),
              np.array([1.0, 0.0, 0.0, 1.0, 0.0, 1.0]))
     run.case("batch of one", np.array([-2.0]), np.array([1.0]))
-    run.unchanged("leaves its inputs unchanged", t.rng.normal(size=5), np.ones(5))
+    run.unchanged("leaves its inputs unchanged", run.rng.normal(size=5), np.ones(5))
 
 
-@check("cross_entropy")
-def check_cross_entropy(t: Checker, cross_entropy: Callable) -> None:
-    run = Run(t, CE, cross_entropy)
+@check(CE)
+def check_cross_entropy(run: Run, cross_entropy: Callable) -> None:
     run.case("by hand: z = [0, ln 2, ln 5], y = 2: softmax [1/8, 2/8, 5/8], loss ln(8/5)",
              np.log([[1.0, 2.0, 5.0]]), np.array([2]),
              expected=(np.log(8 / 5), [[0.125, 0.25, -0.375]]))
-    run.case("random (N=6, K=4)", 2 * t.rng.normal(size=(6, 4)), t.rng.integers(0, 4, size=6))
-    run.case("label_smoothing=0.1", 2 * t.rng.normal(size=(5, 3)), t.rng.integers(0, 3, size=5),
-             label_smoothing=0.1)
-    run.case("label_smoothing=0.3, K=2", t.rng.normal(size=(4, 2)), t.rng.integers(0, 2, size=4),
-             label_smoothing=0.3)
+    run.case("random (N=6, K=4)", 2 * run.rng.normal(size=(6, 4)), run.rng.integers(0, 4, size=6))
+    run.case("label_smoothing=0.1", 2 * run.rng.normal(size=(5, 3)),
+             run.rng.integers(0, 3, size=5), label_smoothing=0.1)
+    run.case("label_smoothing=0.3, K=2", run.rng.normal(size=(4, 2)),
+             run.rng.integers(0, 2, size=4), label_smoothing=0.3)
     big = np.array([[1e4, -1e4, 0.0], [-1e4, 1e4, 5e3], [0.0, 0.0, 1e4]])
     run.case("large logits (up to 1e4): finite", big, np.array([1, 1, 0]))
-    run.case("large logits with label_smoothing=0.2", big, np.array([0, 1, 2]),
-             label_smoothing=0.2)
-    run.unchanged("leaves its inputs unchanged", 5 * t.rng.normal(size=(3, 4)), np.array([0, 3, 1]))
+    run.case("large logits with label_smoothing=0.2", big, np.array([0, 1, 2]), label_smoothing=0.2)
+    run.unchanged("leaves its inputs unchanged", 5 * run.rng.normal(size=(3, 4)),
+                  np.array([0, 3, 1]))
 
 
-@check("hinge")
-def check_hinge(t: Checker, hinge: Callable) -> None:
-    run = Run(t, HINGE, hinge)
+@check(HINGE)
+def check_hinge(run: Run, hinge: Callable) -> None:
     run.case("by hand: s = [2, 0.5, -1], y = [1, 1, 1]: (0 + 0.5 + 2) / 3, grad [0, -1, -1] / 3",
              np.array([2.0, 0.5, -1.0]), np.ones(3), expected=(2.5 / 3, [0.0, -1 / 3, -1 / 3]))
-    run.case("random, labels -1/+1", 2 * t.rng.normal(size=10),
-             t.rng.choice([-1.0, 1.0], size=10))
+    run.case("random, labels -1/+1", 2 * run.rng.normal(size=10),
+             run.rng.choice([-1.0, 1.0], size=10))
     run.case("at the kink y*s = 1 the gradient is 0", np.array([1.0, -1.0, 0.2]),
              np.array([1.0, -1.0, -1.0]))
     run.case("batch of one", np.array([3.0]), np.array([-1.0]))
 
 
-@check("kl_divergence")
-def check_kl_divergence(t: Checker, kl_divergence: Callable) -> None:
-    run = Run(t, KL, kl_divergence)
+@check(KL)
+def check_kl_divergence(run: Run, kl_divergence: Callable) -> None:
     run.case("by hand: p = [1/2, 1/2], q = [1/4, 3/4]: (ln 2 + ln(2/3)) / 2",
              np.array([[0.5, 0.5]]), np.array([[0.25, 0.75]]), expected=0.5 * np.log(4 / 3))
-    run.case("random rows (N=5, K=4)", t.rng.dirichlet(np.ones(4), size=5),
-             t.rng.dirichlet(np.ones(4), size=5))
-    p = t.rng.dirichlet(np.ones(3), size=4) * [0.0, 1.0, 1.0]
+    run.case("random rows (N=5, K=4)", run.rng.dirichlet(np.ones(4), size=5),
+             run.rng.dirichlet(np.ones(4), size=5))
+    p = run.rng.dirichlet(np.ones(3), size=4) * [0.0, 1.0, 1.0]
     run.case("p with zeros (those terms count 0)", p / p.sum(axis=1, keepdims=True),
-             t.rng.dirichlet(np.ones(3), size=4))
+             run.rng.dirichlet(np.ones(3), size=4))
     run.case("one-hot p: KL is the cross-entropy -log q[true class]", np.eye(3)[[2, 0]],
-             t.rng.dirichlet(np.ones(3), size=2))
-    q = t.rng.dirichlet(np.ones(5), size=3)
+             run.rng.dirichlet(np.ones(3), size=2))
+    q = run.rng.dirichlet(np.ones(5), size=3)
     run.case("p = q gives 0", q.copy(), q)
 
 
-@check("precision_recall_f1")
-def check_precision_recall_f1(t: Checker, precision_recall_f1: Callable) -> None:
-    run = Run(t, PRF, precision_recall_f1)
+@check(PRF)
+def check_precision_recall_f1(run: Run, precision_recall_f1: Callable) -> None:
     run.case("by hand (binary): TP=2, FP=1, FN=2 gives P=2/3, R=1/2, F1=4/7",
              np.array([1, 1, 1, 1, 0, 0]), np.array([1, 1, 0, 0, 1, 0]),
              expected=(2 / 3, 0.5, 4 / 7))
-    run.case("random, binary", t.rng.integers(0, 2, size=50), t.rng.integers(0, 2, size=50))
+    run.case("random, binary", run.rng.integers(0, 2, size=50), run.rng.integers(0, 2, size=50))
     # imbalanced classes: there macro and micro, precision and recall all differ
-    y_true = t.rng.permutation(np.repeat(np.arange(4), [83, 61, 37, 19]))
-    y_pred = np.where(t.rng.uniform(size=200) < 0.5, y_true, t.rng.integers(0, 4, size=200))
+    y_true = run.rng.permutation(np.repeat(np.arange(4), [83, 61, 37, 19]))
+    y_pred = np.where(run.rng.uniform(size=200) < 0.5, y_true, run.rng.integers(0, 4, size=200))
     run.case("random, average='macro' (K=4)", y_true, y_pred, average="macro")
     run.case("random, average='micro' (K=4)", y_true, y_pred, average="micro")
     y_true, y_pred = np.array([0, 0, 1, 1, 2, 2, 2, 0]), np.array([0, 1, 1, 1, 1, 1, 0, 0])
     for average in ("macro", "micro"):
-        run.case(f"class 2 never predicted, average='{average}'", y_true, y_pred,
-                 average=average)
+        run.case(f"class 2 never predicted, average='{average}'", y_true, y_pred, average=average)
     run.case("a class only predicted, never true (macro)", np.array([0, 0, 1, 1, 1]),
              np.array([0, 2, 1, 1, 2]), average="macro")
     run.case("binary, no positive predicted: P = 0, F1 = 0", np.array([1, 0, 1, 0]),
              np.zeros(4, dtype=int))
 
 
-@check("roc_auc")
-def check_roc_auc(t: Checker, roc_auc: Callable) -> None:
-    run = Run(t, ROC_AUC, roc_auc)
+@check(ROC_AUC)
+def check_roc_auc(run: Run, roc_auc: Callable) -> None:
     run.case("by hand: y = [0, 0, 1, 1], s = [-2, 1, 0.5, 3]: 3 of 4 pairs ordered, 3/4",
              np.array([0, 0, 1, 1]), np.array([-2.0, 1.0, 0.5, 3.0]), expected=0.75)
     run.case("by hand with a tie: y = [0, 1, 0, 1], s = [0.5, 0.5, 0.2, 0.9] gives 3.5/4",
              np.array([0, 1, 0, 1]), np.array([0.5, 0.5, 0.2, 0.9]), expected=0.875)
-    y = t.rng.permutation(np.r_[np.zeros(12, dtype=int), np.ones(8, dtype=int)])
-    run.case("random scores", y, t.rng.normal(size=20) + y)
-    run.case("many ties (scores 0..3)", y, t.rng.integers(0, 4, size=20).astype(float))
-    run.case("logits of any size, not only probabilities", y, 50 * t.rng.normal(size=20))
+    y = run.rng.permutation(np.r_[np.zeros(12, dtype=int), np.ones(8, dtype=int)])
+    run.case("random scores", y, run.rng.normal(size=20) + y)
+    run.case("many ties (scores 0..3)", y, run.rng.integers(0, 4, size=20).astype(float))
+    run.case("logits of any size, not only probabilities", y, 50 * run.rng.normal(size=20))
     run.case("all scores equal gives 0.5", y, np.full(20, 0.3))
-    run.case("perfect ranking gives 1", y, y + 0.1 * t.rng.uniform(size=20))
+    run.case("perfect ranking gives 1", y, y + 0.1 * run.rng.uniform(size=20))

@@ -1,11 +1,10 @@
 """Checks for notebook 05 Optimizers.
 
-Each optimizer class runs beside the same ``torch.optim`` class (float64, at check time) for 25
-steps of fresh gradients on parameters of several shapes, and must match it after every step;
-known mistakes are NumPy rules with one thing wrong, run on the same gradients. When grading the
-class is a proxy: construction, ``step`` and ``opt.params`` (a fresh copy at each read) cross the
-channel, so the trajectory is read through ``opt.params``; :func:`probe_in_place` sees, next to
-the student's object, whether ``step`` writes into the very arrays the optimizer was given.
+Each optimizer class steps beside the same ``torch.optim`` class (float64, at check time) through
+25 fresh gradients on parameters of several shapes (coursekit.checks.steps), and must match it
+after every step; the known mistakes are NumPy rules with one thing wrong, on the same gradients.
+When grading, the trajectory is read through ``opt.params`` (a fresh copy at each read), and a
+probe checks next to the student's object that ``step`` writes into the very arrays it was given.
 Schedules match ``StepLR``/``CosineAnnealingLR``; accumulation the full-batch gradient.
 """
 
@@ -15,15 +14,14 @@ import inspect
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 
-from coursekit.checks import torchref
-from coursekit.checks.answers import Tolerance
-from coursekit.checks.compare import match_values
+from coursekit.checks import steps, torchref
 from coursekit.checks.core import Checker, check
 from coursekit.checks.exercise import Exercise, Run
-from coursekit.checks.structure import conform
+from coursekit.checks.probe import Recorded
 
 __all__ = ["check_sgd", "check_adagrad", "check_rmsprop", "check_adadelta", "check_adam",
            "check_adamw", "check_step_decay", "check_cosine_annealing",
@@ -40,6 +38,10 @@ IN_PLACE = ("write into each parameter array (p -= ..., p *= ..., p[...] = ...):
             "weights) never change")
 UNCHANGED = ("the parameters did not change: `p = p - ...` in update() only binds the name p to a "
              "new array; write into the array instead (p -= ..., p[...] = ...)")
+STEP_HINTS = {"step(grads)": "step changes the parameters in place and returns nothing, as "
+                             "torch.optim does", "opt.params": KEEP}
+GRADS = ("`g += ...` on the gradient you are given changes the caller's gradient: write "
+         "g = g + ... instead")
 EPS_OUT = "torch adds eps outside the square root: sqrt(...) + eps"
 NO_ROOT = "divide by the square root of the accumulator (an RMS), not by the accumulator itself"
 
@@ -146,70 +148,25 @@ def _torch_run(name, params, grads, hyper):
     return out
 
 
-def _agree(got, expected) -> bool:
-    return match_values(got, expected, tol=Tolerance(), hint="") is None
-
-
 def _shown(hyper: dict) -> str:
     return ", ".join(f"{k}={v}" for k, v in hyper.items()) or "the defaults"
 
 
-def _params_of(t: Checker, opt, like, subcheck: str) -> list[np.ndarray]:
-    """``opt.params`` as a snapshot (the student's arrays keep changing), shaped like ``like``."""
-    got = t.call(lambda: opt.params, signature="opt.params")
-    got, failure = conform(got, like, names=NAMES, hints={"": KEEP})
-    if failure is not None:
-        t.fail(failure.subcheck(subcheck), failure.detail, hint=failure.hint)
-    return [np.array(p, dtype=float) for p in got]
-
-
 def _trajectory(t: Checker, spec: _Optimizer, Cls, label, params, grads, hyper, expected=None):
     """Construct, step through ``grads``, and compare opt.params after every step with torch."""
-    n = len(grads)
+    n, made = len(grads), f"{spec.name}(params, {_shown(hyper)})"
     expected = expected or _torch_run(spec.name, params, grads, hyper)
-    shown = _shown(hyper)
     opt = t.call(Cls, params, signature=spec.signature, **hyper)
-    start = _params_of(t, opt, params, f"{spec.name}(params, {shown}).params is the list params")
-    t.close(f"{spec.name}(params, {shown}).params holds the values given", start, params,
-            hint=KEEP, names=NAMES)
-    got = []
-    for gs in grads:
-        held = [g.copy() for g in gs]
-        out = t.call(lambda held=held: opt.step(held), signature=f"{spec.name}.step(grads)")
-        if out is not None:
-            t.fail("step(grads) returns None", f"step returned {type(out).__name__}",
-                   hint="step changes the parameters in place and returns nothing, as torch.optim "
-                        "does")
-        if not all(np.array_equal(a, b) for a, b in zip(held, gs, strict=True)):
-            t.fail("step(grads) leaves the gradients unchanged", "the grads passed in changed",
-                   hint="`g += ...` on the gradient you are given changes the caller's gradient: "
-                        "write g = g + ... instead")
-        got.append(_params_of(t, opt, params, f"{label}: opt.params after a step"))
-    bad = next((k for k in range(n) if not _agree(got[k], expected[k])), None)
-    if bad is None:
-        t.ok()
-        return
-
-    def wrong():
-        runs = [(_numpy_run(spec.rule, params, grads, hyper, flags), hint)
-                for flags, hint in spec.wrong] + [([params] * n, UNCHANGED)]
-        whole = [(r[bad], h) for r, h in runs if all(_agree(got[k], r[k]) for k in range(n))]
-        return whole or [(r[bad], h) for r, h in runs]
-
-    t.close(f"{label}: params after step {bad + 1} of {n} match torch.optim.{spec.name}",
-            got[bad], expected[bad], hint=spec.hint, wrong=wrong, names=NAMES)
-
-
-def probe_in_place(cls, params, grads, hyper):
-    """In the student's process: are opt.params the arrays given, and does step() write into
-    them? Returns the answers and the caller's arrays after one step."""
-    def same(held) -> bool:
-        return len(held) == len(params) and all(a is b for a, b in zip(held, params))
-
-    opt = cls(params, **hyper)
-    kept = same(list(opt.params))
-    opt.step(grads)
-    return {"kept": kept, "still": same(list(opt.params)), "caller": [np.array(p) for p in params]}
+    start = t.conform(f"{made}.params is the list params", t.call(lambda: opt.params), params,
+                      names=NAMES, hints={"": KEEP}, count=False)
+    t.close(f"{made}.params holds the values given", start, params, hint=KEEP, names=NAMES)
+    got = steps.drive(t, label, opt, "step", grads, reads=("params",), like=(None, params),
+                      names=("step(grads)", "opt.params"), hints=STEP_HINTS, unchanged=GRADS)
+    steps.compare(t, lambda k: f"{label}: params after step {k + 1} of {n} match torch.optim."
+                               f"{spec.name}", [after for _, after in got], expected,
+                  hint=spec.hint, names=NAMES, mistakes=lambda: [
+                      *((_numpy_run(spec.rule, params, grads, hyper, flags), hint)
+                        for flags, hint in spec.wrong), ([params] * n, UNCHANGED)])
 
 
 def _check_optimizer(t: Checker, spec: _Optimizer, Cls) -> None:
@@ -226,16 +183,8 @@ def _check_optimizer(t: Checker, spec: _Optimizer, Cls) -> None:
     hyper = spec.cases[0][0]
     params, grads = [t.rng.normal(size=s) for s in SHAPES], [t.rng.normal(size=s) for s in SHAPES]
     expected = _torch_run(spec.name, params, [grads], hyper)[0]
-    info = t.probe(probe_in_place, Cls, [p.copy() for p in params], [g.copy() for g in grads],
-                   dict(hyper), context=f"{spec.name}(params).step(grads), next to your object")
-    info = t.conform("probe_in_place answers", info,
-                     {"kept": True, "still": True, "caller": expected})
-    t.true("opt.params holds the very arrays it was given", info["kept"], hint=KEEP,
-           detail="opt.params[i] is not params[i]: the optimizer holds copies")
-    t.true("step() updates those arrays in place", info["still"], hint=IN_PLACE,
-           detail="after step(), opt.params holds other arrays than the ones it was given")
-    t.close("the caller's arrays hold the new values after step()", info["caller"], expected,
-            hint=IN_PLACE, wrong=[(params, IN_PLACE)], names=NAMES)
+    steps.in_place(t, Cls, params, dict(hyper), grads, expected, kept=KEEP, written=IN_PLACE,
+                   names=NAMES)
 
 
 _HAND = ([[1.0, 1.0]], [[0.5, -2.0]])  # the first step of Adam, RMSprop, Adagrad: ~ lr * sign(g)
@@ -382,52 +331,36 @@ COSINE = Exercise(
 )
 
 
-@check("step_decay")
-def check_step_decay(t: Checker, step_decay: Callable) -> None:
-    run = Run(t, STEP_DECAY, step_decay)
+@check(STEP_DECAY)
+def check_step_decay(run: Run, step_decay: Callable) -> None:
     run.case("lr0=0.1, epoch 25, step_size 10, gamma 0.5: two drops, 0.1 * 0.5**2 = 0.025",
              0.1, 25, 10, 0.5, expected=0.025)
     for epoch in (0, 9, 10, 11, 30, 59):
         run.case(f"lr0=0.2, step_size 10, gamma 0.3, epoch {epoch}", 0.2, epoch, 10, 0.3)
     run.case("the default gamma is 0.1 (epoch 7, step_size 3)", 1.0, 7, 3)
     for _ in range(3):
-        lr0, size = float(t.rng.uniform(0.01, 1.0)), int(t.rng.integers(1, 8))
-        run.case(f"random lr0={lr0:.3f}, step_size={size}", lr0, int(t.rng.integers(0, 40)), size,
-                 float(t.rng.uniform(0.1, 0.9)))
+        lr0, size = float(run.rng.uniform(0.01, 1.0)), int(run.rng.integers(1, 8))
+        run.case(f"random lr0={lr0:.3f}, step_size={size}", lr0, int(run.rng.integers(0, 40)), size,
+                 float(run.rng.uniform(0.1, 0.9)))
 
 
-@check("cosine_annealing")
-def check_cosine_annealing(t: Checker, cosine_annealing: Callable) -> None:
-    run = Run(t, COSINE, cosine_annealing)
+@check(COSINE)
+def check_cosine_annealing(run: Run, cosine_annealing: Callable) -> None:
     run.case("lr0=1, T_max=10, at t = T_max: the bottom, eta_min = 0", 1.0, 10, 10, expected=0.0)
     run.case("lr0=1, T_max=10, at t = 5: halfway down, 0.5", 1.0, 5, 10, expected=0.5)
     for step in (0, 1, 7, 20):
         run.case(f"lr0=0.3, T_max=20, eta_min=0.01, t={step}", 0.3, step, 20, 0.01)
     for _ in range(3):
-        lr0, T = float(t.rng.uniform(0.01, 1.0)), int(t.rng.integers(5, 100))
-        run.case(f"random lr0={lr0:.3f}, T_max={T}", lr0, int(t.rng.integers(0, T + 1)), T,
-                 float(t.rng.uniform(0.0, 0.5 * lr0)))
+        lr0, T = float(run.rng.uniform(0.01, 1.0)), int(run.rng.integers(5, 100))
+        run.case(f"random lr0={lr0:.3f}, T_max={T}", lr0, int(run.rng.integers(0, T + 1)), T,
+                 float(run.rng.uniform(0.0, 0.5 * lr0)))
 
 
-# gradient accumulation
-class _GradFn:
-    """grad_fn(params, Xb, yb): the gradient of a mean loss on a batch (PyTorch, float64), as a
-    list of arrays; records the batch sizes it is asked for (also across the sandbox, where the
-    student's code calls it back)."""
-
-    def __init__(self, loss: Callable):
-        self.loss, self.sizes = loss, []
-
-    def __deepcopy__(self, memo):
-        return self  # the check's copies of the arguments record into the same list
-
-    def __call__(self, params, Xb, yb):
-        self.sizes.append(len(Xb))
-        return self.exact(params, Xb, yb)
-
-    def exact(self, params, X, y):
-        X, y = torchref.tensor(X), torchref.tensor(y)
-        return torchref.value_and_grads(lambda *ps: self.loss(ps, X, y), *params)[1]
+# gradient accumulation: grad_fn is the check's, and records how the student's code calls it
+def _gradient(loss: Callable, params, X, y) -> list:
+    """grad_fn(params, Xb, yb): the gradient of a mean loss on a batch (PyTorch, float64)."""
+    X, y = torchref.tensor(X), torchref.tensor(y)
+    return torchref.value_and_grads(lambda *ps: loss(ps, X, y), *params)[1]
 
 
 def _mean_loss(ps, X, y):  # mean of (w - x)**2: its gradient is 2 * (w - mean(x))
@@ -442,7 +375,7 @@ def _mlp_loss(ps, X, y):
 def _accumulate(grad_fn, params, X, y, size, weigh, *, full_only=False, last_only=False):
     """Micro-batch gradients combined with weights ``weigh(n, n_batches)``: known mistakes."""
     stop = len(X) - len(X) % size if full_only else len(X)
-    parts = [(grad_fn.exact(params, X[i:i + size], y[i:i + size]), len(X[i:i + size]))
+    parts = [(grad_fn.fn(params, X[i:i + size], y[i:i + size]), len(X[i:i + size]))
              for i in range(0, stop, size)][-1 if last_only else 0:]
     return [sum(weigh(n, len(parts)) * g[k] for g, n in parts) for k in range(len(params))]
 
@@ -450,7 +383,7 @@ def _accumulate(grad_fn, params, X, y, size, weigh, *, full_only=False, last_onl
 ACCUMULATED = Exercise(
     "accumulated_gradient",
     signature="accumulated_gradient(grad_fn, params, X, y, micro_batch_size)",
-    reference=lambda grad_fn, params, X, y, size: grad_fn.exact(params, X, y),
+    reference=lambda grad_fn, params, X, y, size: grad_fn.fn(params, X, y),
     hint="sum over micro-batches of grad_fn(params, Xb, yb) * len(Xb) / len(X), one array "
          "per parameter",
     hints={"": "return a list with one gradient array per parameter, like grad_fn's"},
@@ -473,11 +406,12 @@ def check_accumulated_gradient(t: Checker, accumulated_gradient: Callable) -> No
     run = Run(t, ACCUMULATED, accumulated_gradient)
 
     def case(label, loss, params, X, y, size, **kw):
-        grad_fn = _GradFn(loss)
+        grad_fn = Recorded(partial(_gradient, loss))
         run.case(label, grad_fn, params, X, y, size, **kw)
+        sizes = [len(Xb) for _, Xb, _ in grad_fn.calls]
         t.true(f"{label}: grad_fn sees every example once, at most micro_batch_size at a time",
-               sum(grad_fn.sizes) == len(X) and max(grad_fn.sizes, default=0) <= size,
-               detail=f"grad_fn was called on batches of {grad_fn.sizes} examples (N={len(X)})",
+               sum(sizes) == len(X) and max(sizes, default=0) <= size,
+               detail=f"grad_fn was called on batches of {sizes} examples (N={len(X)})",
                hint="call grad_fn on slices X[i:i + micro_batch_size] for i in range(0, len(X), "
                     "micro_batch_size): never on more examples at once")
 
@@ -485,10 +419,8 @@ def check_accumulated_gradient(t: Checker, accumulated_gradient: Callable) -> No
          "(3 * -4 + 1 * -12) / 4 = -6 (a mean of means would give -8)", _mean_loss,
          [np.zeros(1)], np.array([[1.0], [2.0], [3.0], [6.0]]), np.zeros(4), 3,
          expected=[[-6.0]])
-    D, H = 3, 5
-    params = [t.rng.normal(size=(D, H)), t.rng.normal(size=H), t.rng.normal(size=(H, 1)),
-              t.rng.normal(size=1)]
-    X, y = t.rng.normal(size=(10, D)), t.rng.normal(size=10)
+    params = [t.rng.normal(size=shape) for shape in ((3, 5), 5, (5, 1), 1)]  # D = 3, H = 5
+    X, y = t.rng.normal(size=(10, 3)), t.rng.normal(size=10)
     for size in (5, 4, 3, 1, 10, 16):
         last = len(X) % size or min(size, len(X))
         case(f"a small network, N=10, micro_batch_size={size} (last micro-batch {last})",

@@ -79,3 +79,20 @@ def in_student_process(probe: Callable, *args: Any, **kwargs: Any) -> Any:
     return session.request("probe", name=name_of(probe),
                            args=session.codec.encode(list(args)),
                            kwargs=session.codec.encode(dict(kwargs)))
+
+
+class Recorded:
+    """A function the check hands to the student's code (a callback such as ``grad_fn``) that
+    records the arguments of each call (``calls``). The check's deep copies of the arguments
+    record into the same list, and when grading the student's code calls it back across the
+    sandbox's channel: either way ``calls`` is every call, in order."""
+
+    def __init__(self, fn: Callable):
+        self.fn, self.calls = fn, []
+
+    def __deepcopy__(self, memo: dict) -> Recorded:
+        return self
+
+    def __call__(self, *args: Any) -> Any:
+        self.calls.append(args)
+        return self.fn(*args)

@@ -1,32 +1,21 @@
 """Checks for notebook 06 Regularization and the training workflow.
 
 References are computed at check time, in float64: PyTorch autograd for the penalties (Keras's
-definitions, ``L1(lam)``: lam * sum |w| and ``L2(lam)``: lam * sum w**2), ``nn.BatchNorm1d`` and
-``nn.functional.layer_norm`` for the normalisations, scikit-learn's ``KFold`` for the folds.
-
-Two exercises have no single reference value:
-
-* ``dropout``: the mask is the student's own draw, so the check tests what every correct dropout
-  does (each value 0 or x / (1 - p), about a share p dropped, the same mask from two generators
-  in the same state, the identity when not training). :func:`probe_dropout` builds the
-  generators where the student's function runs: a Generator cannot cross the grading sandbox's
-  data-only channel.
-* ``EarlyStopping``: a class, compared step by step (``step``'s answer, ``best``, ``best_epoch``)
-  with :func:`keras_rule`, Keras's ``EarlyStopping(mode="min")`` rule in plain Python. Importing
-  TensorFlow in a check would cost seconds (and the grader's memory);
-  tests/test_checks_regularization.py proves the rule equals real Keras on 500 sequences and
-  inside ``model.fit``.
+``L1(lam)``: lam * sum |w|, ``L2(lam)``: lam * sum w**2), ``nn.BatchNorm1d`` and ``layer_norm``,
+scikit-learn's ``KFold``. ``dropout``'s mask is the student's own draw: the check tests what every
+correct dropout does. ``EarlyStopping`` is run step by step beside :func:`keras_rule`, Keras's rule
+in plain Python (no TensorFlow import): tests/test_checks_regularization.py proves it is Keras's.
 """
 
 from __future__ import annotations
 
 import math
-import numbers
 from collections.abc import Callable
+from functools import partial
 
 import numpy as np
 
-from coursekit.checks import torchref
+from coursekit.checks import randomness, steps, torchref
 from coursekit.checks.core import Checker, check, summarize
 from coursekit.checks.exercise import Exercise, Run
 
@@ -46,14 +35,21 @@ def _penalty(kind: str) -> Callable:
     return reference
 
 
-def _np_penalty(term, grad, which=slice(None), lam_scale=1.0):
-    """A penalty with ``term``/``grad(w, lam)`` per array, over ``params[which]`` (mistakes)."""
+# each penalty's term and its gradient, in NumPy (the known mistakes are built from them)
+TERMS = {"l1": (np.abs, lambda w, lam: lam * np.sign(w)),
+         "l2": (np.square, lambda w, lam: 2 * lam * w)}
+
+
+def _np_penalty(kind: str, grad: Callable | None = None, which=slice(None), lam_scale=1.0):
+    """``kind``'s penalty with one mistake: the gradient ``grad(w, lam)``, only ``params[which]``
+    penalised, or the penalty times ``lam_scale``."""
+    term, right = TERMS[kind]
 
     def fn(params, lam):
         chosen = set(range(len(params))[which])
         value = sum(float(np.sum(term(w))) for i, w in enumerate(params) if i in chosen)
-        return lam * lam_scale * value, [grad(w, lam) if i in chosen else np.zeros_like(w)
-                                         for i, w in enumerate(params)]
+        return lam * lam_scale * value, [(grad or right)(w, lam) if i in chosen else
+                                         np.zeros_like(w) for i, w in enumerate(params)]
 
     return fn
 
@@ -64,28 +60,19 @@ PENALTY_HINTS = {".shape": "one gradient per array in params, each of that array
                           "array's shape",
                  "": "return a tuple (penalty, grads): a number and a list of arrays"}
 
-
-def _sign(w, lam):
-    return lam * np.sign(w)
-
-
-def _twice(w, lam):
-    return 2 * lam * w
-
-
 L1 = Exercise(
     "l1_penalty", signature="l1_penalty(params, lam)", returns=("penalty", "grads"),
     reference=_penalty("l1"), hints=PENALTY_HINTS,
     hint={"penalty": "penalty = lam * (sum of |w| over every entry of every array)",
           "": "the gradient of lam * |w| is lam * sign(w), and 0 where w == 0"},
-    wrong=[(_np_penalty(np.abs, lambda w, lam: lam * np.where(w >= 0, 1.0, -1.0)),
+    wrong=[(_np_penalty("l1", lambda w, lam: lam * np.where(w >= 0, 1.0, -1.0)),
             "the L1 subgradient at w = 0 is 0: use np.sign(w), which is 0 at 0"),
-           (_np_penalty(np.abs, lambda w, lam: np.sign(w)), "multiply the gradient by lam too"),
-           (_np_penalty(np.abs, lambda w, lam: lam * np.abs(w)),
+           (_np_penalty("l1", lambda w, lam: np.sign(w)), "multiply the gradient by lam too"),
+           (_np_penalty("l1", lambda w, lam: lam * np.abs(w)),
             "the derivative of |w| is sign(w), not |w|"),
-           (_np_penalty(np.square, _twice), "L1 is lam * sum(|w|): absolute values, not squares"),
-           (_np_penalty(np.abs, _sign, slice(0, 1)), EVERY_ARRAY),
-           (_np_penalty(np.abs, _sign, slice(-1, None)), EVERY_ARRAY)],
+           (_np_penalty("l2"), "L1 is lam * sum(|w|): absolute values, not squares"),
+           (_np_penalty("l1", which=slice(0, 1)), EVERY_ARRAY),
+           (_np_penalty("l1", which=slice(-1, None)), EVERY_ARRAY)],
 )
 
 L2 = Exercise(
@@ -93,59 +80,52 @@ L2 = Exercise(
     reference=_penalty("l2"), hints=PENALTY_HINTS,
     hint={"penalty": "penalty = lam * (sum of w**2 over every entry of every array)",
           "": "the gradient of lam * w**2 is 2 * lam * w"},
-    wrong=[(_np_penalty(np.square, lambda w, lam: lam * w),
+    wrong=[(_np_penalty("l2", lambda w, lam: lam * w),
             "the derivative of lam * w**2 is 2 * lam * w"),
-           (_np_penalty(np.square, lambda w, lam: lam * w, lam_scale=0.5),
+           (_np_penalty("l2", lambda w, lam: lam * w, lam_scale=0.5),
             "Keras's L2(lam) is lam * sum(w**2), without the 1/2 of some textbooks: the gradient "
             "is then 2 * lam * w"),
            (lambda p, lam: (lam * math.sqrt(sum(float(np.sum(w * w)) for w in p)),
-                            [_twice(w, lam) for w in p]),
+                            _np_penalty("l2")(p, lam)[1]),
             "the L2 penalty is the squared norm: lam * sum(w**2), no square root"),
-           (_np_penalty(np.square, _sign),
+           (_np_penalty("l2", TERMS["l1"][1]),
             "the gradient of lam * w**2 is 2 * lam * w, not lam * sign(w) (L1's)"),
-           (_np_penalty(np.square, _twice, slice(0, 1)), EVERY_ARRAY),
-           (_np_penalty(np.square, _twice, slice(-1, None)), EVERY_ARRAY)],
+           (_np_penalty("l2", which=slice(0, 1)), EVERY_ARRAY),
+           (_np_penalty("l2", which=slice(-1, None)), EVERY_ARRAY)],
 )
 
 
-def _penalty_cases(t: Checker, spec: Exercise, student: Callable, by_hand) -> None:
+def _penalty_cases(run: Run, by_hand) -> None:
     def params(*shapes, sparse=False):  # sparse: exact zeros, where only a subgradient exists
-        return [t.rng.normal(size=s) * (t.rng.random(s) < 0.5 if sparse else 1.0) for s in shapes]
+        return [run.rng.normal(size=s) * (run.rng.random(s) < 0.5 if sparse else 1.0)
+                for s in shapes]
 
-    run = Run(t, spec, student)
     run.case("by hand: params [[1, -2], [0, 3]] and [0.5, 0], lam = 0.1",
              [np.array([[1.0, -2.0], [0.0, 3.0]]), np.array([0.5, 0.0])], 0.1, expected=by_hand)
     run.case("a 2-layer network's weights and biases", params((4, 3), (3,), (3, 2), (2,)),
-             float(t.rng.uniform(1e-3, 0.1)))
+             float(run.rng.uniform(1e-3, 0.1)))
     run.case("many exact zeros", params((6, 5), (5,), sparse=True), 0.05)
     run.case("one array", params((3, 4, 2)), 0.5)
     run.case("lam = 0: no penalty", params((3, 2), (2,)), 0.0)
     run.unchanged("leaves params unchanged", params((4, 3), (3,)), 0.1)
 
 
-@check("l1_penalty")
-def check_l1_penalty(t: Checker, l1_penalty: Callable) -> None:
-    _penalty_cases(t, L1, l1_penalty, (0.65, [[[0.1, -0.1], [0.0, 0.1]], [0.1, 0.0]]))
+@check(L1)
+def check_l1_penalty(run: Run, l1_penalty: Callable) -> None:
+    _penalty_cases(run, (0.65, [[[0.1, -0.1], [0.0, 0.1]], [0.1, 0.0]]))
 
 
-@check("l2_penalty")
-def check_l2_penalty(t: Checker, l2_penalty: Callable) -> None:
-    _penalty_cases(t, L2, l2_penalty, (1.425, [[[0.2, -0.4], [0.0, 0.6]], [0.1, 0.0]]))
+@check(L2)
+def check_l2_penalty(run: Run, l2_penalty: Callable) -> None:
+    _penalty_cases(run, (1.425, [[[0.2, -0.4], [0.0, 0.6]], [0.1, 0.0]]))
 
 
 # -- dropout --------------------------------------------------------------------------------------
 def probe_dropout(dropout: Callable, x: np.ndarray, p: float, seed: int,
                   training: bool = True) -> dict:
-    """``dropout`` run where it lives, with generators that cannot cross the channel: two in the
-    same state (``first``, ``second``), one in another (``other``); whether it drew from NumPy's
-    global generator (``global``), and how many entries of ``x`` it changed (``changed``)."""
-    state, held = np.random.get_state(), x.copy()
-    first, second, other = (dropout(arg, p, training=training, rng=np.random.default_rng(s))
-                            for arg, s in ((held, seed), (x.copy(), seed), (x.copy(), seed + 1)))
-    after = np.random.get_state()
-    np.random.set_state(state)
-    return {"first": first, "second": second, "other": other, "changed": int(np.sum(held != x)),
-            "global": not (np.array_equal(state[1], after[1]) and state[2:] == after[2:])}
+    """``dropout(x, p, training=training, rng=...)`` run where it lives, with generators in the
+    same state and in another (see :func:`coursekit.checks.randomness.probe_seeded`)."""
+    return randomness.probe_seeded(dropout, x, p, seed=seed, training=training)
 
 
 EVAL_IDENTITY = ("when training is False (evaluation), dropout does nothing: return x unchanged "
@@ -156,63 +136,25 @@ SCALES = ((lambda p: 1.0, "inverted dropout scales the kept values by 1 / (1 - p
           (lambda p: 1 - p, "divide the kept values by (1 - p); do not multiply them by (1 - p)"),
           (lambda p: 1 / p, "divide the kept values by (1 - p), the probability of keeping, "
                             "not by p"))
-
-
-def _dropout_values(t: Checker, label: str, out, x: np.ndarray, p: float) -> None:
-    """Every value 0 or x / (1 - p), a new draw per entry, about a share p of zeros."""
-    out = t.conform(f"{label}: returns an array of x's shape", out, np.zeros_like(x),
-                    hints={"": "return a NumPy array of x's shape (the mask times x, scaled)"})
-    kept = out != 0
-    ratio = out[kept] / x[kept]
-    if not np.allclose(ratio, 1 / (1 - p), rtol=1e-5, atol=0.0):
-        hint = next((h for scale, h in SCALES
-                     if ratio.size and np.allclose(ratio, scale(p), rtol=1e-5)),
-                    "each value is either 0 (dropped) or x / (1 - p) (kept)")
-        t.fail(label, f"p = {p}: kept values should be x * {1 / (1 - p):.6g}; yours are x * "
-                      f"{summarize(ratio)}", hint=hint)
-    t.ok()
-    if x.ndim == 2 and len(x) > 1:
-        t.true(f"{label}: a new draw for every entry", not np.all(kept == kept[:1]),
-               detail="every row was dropped at the same positions",
-               hint="draw one random number per entry: rng.random(x.shape), not "
-                    "rng.random(x.shape[1])")
-    dropped, margin = 1 - float(kept.mean()), 6 * math.sqrt(p * (1 - p) / x.size) + 1e-3
-    t.true(f"{label}: drops about a share p", abs(dropped - p) <= margin,
-           detail=f"p = {p}: {dropped:.3f} of the {x.size} values were dropped "
-                  f"(expected {p} ± {margin:.3f})",
-           hint="p is the probability of DROPPING a value: keep it where rng.random(x.shape) >= p "
-                "(yours drops about 1 - p of them)" if abs(dropped - (1 - p)) <= margin else
-                "drop each value with probability p: mask = rng.random(x.shape) >= p")
+VALUES = "each value is either 0 (dropped) or x / (1 - p) (kept)"
 
 
 @check("dropout")
 def check_dropout(t: Checker, dropout: Callable) -> None:
     seed, ones, x = int(t.rng.integers(2**31)), np.ones((50, 40)), t.rng.normal(size=(200, 100))
     got = t.probe(probe_dropout, dropout, ones, 0.25, seed)
-    _dropout_values(t, "by hand: x all ones, p = 0.25: every value is 0 or 1 / 0.75",
-                    got["first"], ones, 0.25)
+    randomness.masked(t, "by hand: x all ones, p = 0.25: every value is 0 or 1 / 0.75",
+                      got["first"], ones, 0.25, scale=1 / 0.75, wrong=SCALES, hint=VALUES)
     for p in (0.2, 0.8):
         got = t.probe(probe_dropout, dropout, x, p, seed)
-        _dropout_values(t, f"random x (200, 100), p = {p}", got["first"], x, p)
-        t.true("the same generator state gives the same mask",
-               np.array_equal(got["first"], got["second"]),
-               detail="two calls with generators in the same state returned different masks",
-               hint="draw only from rng: np.random.rand/np.random.binomial use NumPy's global "
-                    "generator, not the one you are given" if got["global"] else
-                    "draw the mask from the generator you are given, rng.random(x.shape): two "
-                    "generators in the same state must give the same mask")
-        t.true("another generator state gives another mask",
-               not np.array_equal(got["first"], got["other"]),
-               detail="generators in different states gave the same mask",
-               hint="draw the mask from the rng argument (a generator you create yourself, with a "
-                    "fixed seed, ignores it)")
-        t.true("leaves x unchanged", got["changed"] == 0,
-               detail=f"your function changed {got['changed']} of the {x.size} input values",
-               hint="x[mask] = 0 or x *= ... changes the caller's array: compute a new one")
+        randomness.masked(t, f"random x (200, 100), p = {p}", got["first"], x, p,
+                          scale=1 / (1 - p), wrong=SCALES, hint=VALUES)
+        randomness.reproducible(t, got, "mask", example="rng.random(x.shape)")
     out = t.call(dropout, x[:4], 0.5, signature="dropout(x, p, training=True, rng=None)",
                  error_hints=(("NoneType", "rng=None must work: start with `if rng is None: "
                                            "rng = np.random.default_rng()`"),))
-    _dropout_values(t, "rng left out (None): a fresh generator", out, x[:4], 0.5)
+    randomness.masked(t, "rng left out (None): a fresh generator", out, x[:4], 0.5, scale=2.0,
+                      wrong=SCALES, hint=VALUES)
     for p, training, label in ((0.3, False, "training=False: x unchanged"),
                                (0.0, True, "p = 0: x unchanged")):
         got = t.probe(probe_dropout, dropout, x[:5], p, seed, training)
@@ -225,14 +167,10 @@ def check_dropout(t: Checker, dropout: Callable) -> None:
 
 # -- batch norm and layer norm ------------------------------------------------------------------
 def _batchnorm(x, gamma, beta, running_mean, running_var, training=True, momentum=0.1, eps=1e-5):
-    torch = torchref.torch()
-    layer = torch.nn.BatchNorm1d(x.shape[1], eps=eps, momentum=momentum, dtype=torch.float64)
-    with torch.no_grad():
-        for name, value in zip(("weight", "bias", "running_mean", "running_var"),
-                               (gamma, beta, running_mean, running_var)):
-            getattr(layer, name).copy_(torchref.tensor(value))
-        out = layer.train(training)(torchref.tensor(x))
-    return tuple(torchref.numpy(v) for v in (out, layer.running_mean, layer.running_var))
+    layer = torchref.module("BatchNorm1d", x.shape[1], eps=eps, momentum=momentum, state={
+        "weight": gamma, "bias": beta, "running_mean": running_mean, "running_var": running_var})
+    out = torchref.no_grad(layer.train(training), x)
+    return out, torchref.numpy(layer.running_mean), torchref.numpy(layer.running_var)
 
 
 def _norm(x, g, b, eps, axis, ddof=0, eps_out=False):
@@ -311,41 +249,42 @@ def check_batchnorm_forward(t: Checker, batchnorm_forward: Callable) -> None:
 LAYERNORM = Exercise(
     "layernorm_forward", signature="layernorm_forward(x, gamma, beta, eps=1e-5)",
     reference=lambda x, gamma, beta, eps=1e-5: torchref.no_grad(
-        lambda t, g, b: torchref.torch().nn.functional.layer_norm(t, (t.shape[-1],), g, b, eps),
+        lambda t, g, b: torchref.functional().layer_norm(t, (t.shape[-1],), g, b, eps),
         x, gamma, beta),
     hint="normalise each example over its features (the last axis, keepdims=True) with the "
          "biased variance, then gamma * x_hat + beta",
     hints={".shape": "out has x's shape: reduce over axis=-1 with keepdims=True"},
-    wrong=[(lambda x, g, b, eps=1e-5: _norm(x, g, b, eps, 0),
+    mistakes_by_position=True,
+    wrong=[(lambda x, g, b, eps: _norm(x, g, b, eps, 0),
             "layer norm normalises each example over its own features (the last axis), not "
             "each feature over the batch (that is batch norm)"),
-           (lambda x, g, b, eps=1e-5: _norm(x, g, b, eps, -1, ddof=1),
+           (lambda x, g, b, eps: _norm(x, g, b, eps, -1, ddof=1),
             "use the biased variance (divide by D, np.var's default), as nn.LayerNorm does"),
-           (lambda x, g, b, eps=1e-5: _norm(x, g, b, eps, -1, eps_out=True), EPS_INSIDE),
-           (lambda x, g, b, eps=1e-5: _norm(x, 1.0, 0.0, eps, -1) * g,
+           (lambda x, g, b, eps: _norm(x, g, b, eps, -1, eps_out=True), EPS_INSIDE),
+           (lambda x, g, b, eps: _norm(x, 1.0, 0.0, eps, -1) * g,
             "add beta after scaling: gamma * x_hat + beta"),
-           (lambda x, g, b, eps=1e-5: _norm(x, 1.0, 0.0, eps, -1),
+           (lambda x, g, b, eps: _norm(x, 1.0, 0.0, eps, -1),
             "scale by gamma and shift by beta: gamma * x_hat + beta"),
-           (lambda x, g, b, eps=1e-5: _norm(x, g, b, eps, 1),
+           (lambda x, g, b, eps: _norm(x, g, b, eps, 1),
             "normalise over the last axis (axis=-1), whatever the number of dimensions")],
 )
 
 
-@check("layernorm_forward")
-def check_layernorm_forward(t: Checker, layernorm_forward: Callable) -> None:
+@check(LAYERNORM)
+def check_layernorm_forward(run: Run, layernorm_forward: Callable) -> None:
     def affine(d):  # gamma, beta: (D,) each
-        return t.rng.normal(1.0, 0.2, d), t.rng.normal(0.0, 0.5, d)
+        return run.rng.normal(1.0, 0.2, d), run.rng.normal(0.0, 0.5, d)
 
-    run = Run(t, LAYERNORM, layernorm_forward)
     run.case("by hand: x = [[1, 3], [0, 4]], gamma [2, 1], beta [0, 1], eps = 0: "
              "[[-2, 2], [-2, 2]]",
              np.array([[1.0, 3.0], [0.0, 4.0]]), np.array([2.0, 1.0]), np.array([0.0, 1.0]),
              eps=0.0, expected=[[-2.0, 2.0], [-2.0, 2.0]])
-    run.case("random x (6, 8)", t.rng.normal(1.0, 2.0, (6, 8)), *affine(8))
-    run.case("(B, T, C) input: over the last axis", t.rng.normal(size=(2, 3, 4)), *affine(4))
-    run.case("a batch of one", t.rng.normal(size=(1, 5)), *affine(5))
-    run.case("examples of small variance: eps matters", t.rng.normal(0.0, 0.01, (4, 6)), *affine(6))
-    run.unchanged("leaves its inputs unchanged", t.rng.normal(size=(3, 4)), *affine(4))
+    run.case("random x (6, 8)", run.rng.normal(1.0, 2.0, (6, 8)), *affine(8))
+    run.case("(B, T, C) input: over the last axis", run.rng.normal(size=(2, 3, 4)), *affine(4))
+    run.case("a batch of one", run.rng.normal(size=(1, 5)), *affine(5))
+    run.case("examples of small variance: eps matters", run.rng.normal(0.0, 0.01, (4, 6)),
+             *affine(6))
+    run.unchanged("leaves its inputs unchanged", run.rng.normal(size=(3, 4)), *affine(4))
 
 
 # -- early stopping -------------------------------------------------------------------------------
@@ -398,56 +337,17 @@ ES_MISTAKES = (
                        "first step WITHOUT improvement"),
     ("zero", "best starts at +inf (float('inf')), so the first loss is always an improvement"),
 )
+RESTART = ("count the steps since the last improvement and stop when the count reaches "
+           "patience; best and best_epoch change only on an improvement")
 ES_SIGNATURE = "EarlyStopping(patience, min_delta=0.0)"
+ES_NAMES = ("step()", "best", "best_epoch")  # what is observed after each step
+ES_TYPES = {"step()": "step returns a bool: True to stop now, else False",
+            "best": "best is the lowest loss that counted as an improvement: a plain float",
+            "best_epoch": "best_epoch is a whole number (int): the step at which best was set"}
 
 
-def _student_trace(t: Checker, EarlyStopping, losses, patience, min_delta) -> list[tuple]:
-    """(step's answer, best, best_epoch) after each step of a new instance, up to its first stop.
-    Type failures raise; nothing is counted, so every run counts the same sub-checks."""
-    es, trace = t.call(EarlyStopping, patience, min_delta=min_delta, signature=ES_SIGNATURE), []
-    for epoch, loss in enumerate(losses):
-        stop = t.call(lambda loss=loss: es.step(loss), context=f"step({loss:g}) at epoch {epoch}")
-        best, best_epoch = (t.call(getattr, es, name) for name in ("best", "best_epoch"))
-        for ok, got, hint in (
-                (isinstance(stop, bool | np.bool_), stop,
-                 "step returns a bool: True to stop now, else False"),
-                (isinstance(best, numbers.Real) and not isinstance(best, bool | np.bool_), best,
-                 "best is the lowest loss that counted as an improvement: a plain float"),
-                (isinstance(best_epoch, int | np.integer)
-                 and not isinstance(best_epoch, bool | np.bool_), best_epoch,
-                 "best_epoch is a whole number (int): the step at which best was set")):
-            if not ok:
-                t.fail("the answers' types", f"after step({loss:g}): got {summarize(got)} "
-                                             f"({type(got).__name__})", hint=hint)
-        trace.append((bool(stop), float(best), int(best_epoch)))
-        if stop:
-            break
-    return trace
-
-
-def _sequence(t: Checker, EarlyStopping, label: str, losses, patience: int,
-              min_delta: float) -> None:
-    got = _student_trace(t, EarlyStopping, losses, patience, min_delta)
-    expected = keras_rule(losses, patience, min_delta)
-    if got != expected:
-        i = next(i for i in range(max(len(got), len(expected)))
-                 if i >= min(len(got), len(expected)) or got[i] != expected[i])
-        hint = next((h for m, h in ES_MISTAKES
-                     if keras_rule(losses, patience, min_delta, m) == got),
-                    FRESH if got[0][1:] != (losses[0], 0) else
-                    "count the steps since the last improvement and stop when the count reaches "
-                    "patience; best and best_epoch change only on an improvement")
-
-        def show(trace):
-            return ("no further step (stopped before)" if i >= len(trace) else
-                    "step() -> {}, best {:.6g}, best_epoch {}".format(*trace[i]))
-
-        shown = ", ".join(f"{v:g}" for v in losses[:i + 1])
-        shown += ", ..." if i + 1 < len(losses) else ""
-        t.fail(label, f"patience={patience}, min_delta={min_delta:g}, losses [{shown}]\n"
-                      f"at step {i}: expected {show(expected)}\n"
-                      f"           got      {show(got)}", hint=hint)
-    t.ok()
+def _mistaken_runs(losses, patience: int, min_delta: float) -> list:
+    return [(keras_rule(losses, patience, min_delta, m), h) for m, h in ES_MISTAKES]
 
 
 def loss_curve(rng: np.random.Generator, n: int) -> list[float]:
@@ -460,9 +360,6 @@ def loss_curve(rng: np.random.Generator, n: int) -> list[float]:
 
 @check("early_stopping")
 def check_early_stopping(t: Checker, EarlyStopping) -> None:
-    if not callable(EarlyStopping):
-        t.fail("is a class", f"expected the class itself, got {summarize(EarlyStopping)}",
-               hint="pass the class, not an instance: check_early_stopping(EarlyStopping)")
     for label, losses, patience, min_delta in (
             ("by hand: losses [1, 0.8, 0.9, 0.85], patience 2: stop at step 3, best 0.8 at epoch 1",
              [1.0, 0.8, 0.9, 0.85, 0.7], 2, 0.0),
@@ -478,15 +375,16 @@ def check_early_stopping(t: Checker, EarlyStopping) -> None:
             ("patience = 0: stop at the first step without improvement", loss_curve(t.rng, 20),
              0, 0.0),
             ("a loss that keeps falling never stops", [1.0 - i / 64 for i in range(30)], 2, 0.0)):
-        _sequence(t, EarlyStopping, label, losses, patience, min_delta)
-    first, second = (t.call(EarlyStopping, 3, signature=ES_SIGNATURE) for _ in range(2))
-    for loss in (1.0, 2.0, 3.0):
-        t.call(lambda loss=loss: first.step(loss))
-    t.call(lambda: second.step(5.0))
-    bests = float(t.call(getattr, first, "best")), float(t.call(getattr, second, "best"))
-    t.true("two instances keep their own state", bests == (1.0, 5.0), hint=FRESH,
-           detail=f"after steps 1, 2, 3 on one and 5 on another: best {bests[0]:g} and "
-                  f"{bests[1]:g}")
+        expected = keras_rule(losses, patience, min_delta)
+        es = t.call(EarlyStopping, patience, min_delta=min_delta, signature=ES_SIGNATURE)
+        got = steps.drive(t, label, es, "step", losses, reads=ES_NAMES[1:], stop=True,
+                          like=expected, names=ES_NAMES, hints=ES_TYPES)
+        steps.compare(t, label, got, expected, exact=True, names=ES_NAMES, inputs=losses,
+                      context=f"patience={patience}, min_delta={min_delta:g}, losses",
+                      mistakes=partial(_mistaken_runs, losses, patience, min_delta),
+                      hint=FRESH if got[0][1:] != (losses[0], 0) else RESTART)
+    steps.independent(t, lambda: t.call(EarlyStopping, 3, signature=ES_SIGNATURE), "step",
+                      ([1.0, 2.0, 3.0], [5.0]), "best", (1.0, 5.0), hint=FRESH)
 
 
 # -- k-fold cross-validation ----------------------------------------------------------------------
@@ -494,10 +392,6 @@ def _kfold(n, k, shuffle=False, seed=None):
     from sklearn.model_selection import KFold
 
     return list(KFold(k).split(np.zeros((n, 1))))
-
-
-SIZES_HINT = ("fold sizes differ by at most one: the first n % k folds get n // k + 1 indices, "
-              "the others n // k (np.array_split does this)")
 
 
 def _extra_last(n, k, *args, **kwargs):
@@ -540,7 +434,9 @@ def _fold_properties(t: Checker, label: str, folds, n: int, k: int) -> None:
              "validation folds must not overlap: fold i ends where fold i + 1 starts"),
             (covers(vals), f"n = {n}: {len(every)} validation indices",
              "every index must be in exactly one validation fold: do not drop the last n % k"),
-            (max(sizes) - min(sizes) <= 1, f"fold sizes {sizes}", SIZES_HINT),
+            (max(sizes) - min(sizes) <= 1, f"fold sizes {sizes}",
+             "fold sizes differ by at most one: the first n % k folds get n // k + 1 indices, the "
+             "others n // k (np.array_split does this)"),
             (all(np.array_equal(np.sort(tr), np.setdiff1d(np.arange(n), v)) for tr, v in folds),
              "a train_idx is not the complement of its val_idx",
              "train_idx is every index NOT in val_idx (np.setdiff1d(np.arange(n), val_idx)): a "
@@ -553,12 +449,6 @@ def _fold_properties(t: Checker, label: str, folds, n: int, k: int) -> None:
 
 @check("kfold_indices")
 def check_kfold_indices(t: Checker, kfold_indices: Callable) -> None:
-    def folds(n, k, **kwargs):
-        return t.call(kfold_indices, n, k, signature=KFOLD.signature, **kwargs)
-
-    def same(a, b):
-        return all(np.array_equal(x, y) for fa, fb in zip(a, b) for x, y in zip(fa, fb))
-
     run = Run(t, KFOLD, kfold_indices)
     for label, n, k, expected in (
             ("by hand: n = 8, k = 3: validate on [0, 1, 2], [3, 4, 5], [6, 7]", 8, 3,
@@ -566,17 +456,14 @@ def check_kfold_indices(t: Checker, kfold_indices: Callable) -> None:
               ([0, 1, 2, 3, 4, 5], [6, 7])]),
             *((f"the same folds as sklearn's KFold({k}) for n = {n}", n, k, None)
               for n, k in ((23, 4), (10, 4), (30, 5), (6, 6)))):
-        _fold_properties(t, label, folds(n, k), n, k)
+        _fold_properties(t, label, t.call(kfold_indices, n, k, signature=KFOLD.signature), n, k)
         run.case(label, n, k, expected=expected)
-    n, k, seed = 50, 5, int(t.rng.integers(1000))
-    shuffled = folds(n, k, shuffle=True, seed=seed)
-    _fold_properties(t, "shuffle=True", shuffled, n, k)
-    t.true("shuffle=True permutes the indices", not same(shuffled, _kfold(n, k)),
+    n, k = 50, 5
+    got = t.probe(randomness.probe_seeded, kfold_indices, n, k, shuffle=True,
+                  seed=int(t.rng.integers(1000)), by="seed")
+    _fold_properties(t, "shuffle=True", got["first"], n, k)
+    t.true("shuffle=True permutes the indices",
+           not steps.identical(got["first"], _kfold(n, k)),
            hint="with shuffle=True, permute range(n) (np.random.default_rng(seed).permutation(n)) "
                 "before splitting it into k blocks")
-    t.true("the same seed gives the same folds",
-           same(shuffled, folds(n, k, shuffle=True, seed=seed)),
-           hint="shuffle with a generator made from the seed: np.random.default_rng(seed)")
-    t.true("another seed gives other folds",
-           not same(shuffled, folds(n, k, shuffle=True, seed=seed + 1)),
-           hint="use the seed argument: np.random.default_rng(seed), not a fixed seed")
+    randomness.reproducible(t, got, "folds", by="seed")

@@ -19,49 +19,39 @@ import numpy as np
 from coursekit.checks import torchref
 from coursekit.checks.core import Checker, check
 from coursekit.checks.exercise import Exercise, Run
+from coursekit.checks.mistakes import reordered
 
 __all__ = ["check_rnn_cell", "check_rnn_forward", "check_lstm_cell", "check_gru_cell",
            "check_make_windows"]
 
 
 # -- references: PyTorch's modules, float64, with the student's weights copied in -------------
-def _module(cls: str, *args: int, options: dict | None = None, **params: np.ndarray):
-    """``torch.nn.<cls>(*args)`` in float64 with its parameters set from ``params`` (arrays in
-    PyTorch's layout). Built inside fork_rng: its random initialisation, overwritten at once,
-    leaves the notebook's torch generator where it was."""
-    torch = torchref.torch()
-    with torch.random.fork_rng(devices=[]):
-        module = getattr(torch.nn, cls)(*args, dtype=torch.float64, **(options or {}))
-    with torch.no_grad():
-        for name, value in params.items():
-            getattr(module, name).copy_(torchref.tensor(value))
-    return module
-
-
+# (torchref.module: PyTorch's layout, W.T; the notebook's torch generator left where it was)
 def _ref_rnn_cell(x, h, W_xh, W_hh, b):
-    cell = _module("RNNCell", W_xh.shape[0], W_xh.shape[1], weight_ih=W_xh.T, weight_hh=W_hh.T,
-                   bias_ih=b, bias_hh=np.zeros_like(b))
+    cell = torchref.module("RNNCell", W_xh.shape[0], W_xh.shape[1], state={
+        "weight_ih": W_xh.T, "weight_hh": W_hh.T, "bias_ih": b, "bias_hh": np.zeros_like(b)})
     return torchref.no_grad(cell, x, h)
 
 
 def _ref_rnn_forward(x, h0, W_xh, W_hh, b):
-    rnn = _module("RNN", W_xh.shape[0], W_xh.shape[1], options={"batch_first": True}, weight_ih_l0=W_xh.T,
-                  weight_hh_l0=W_hh.T, bias_ih_l0=b, bias_hh_l0=np.zeros_like(b))
+    rnn = torchref.module("RNN", W_xh.shape[0], W_xh.shape[1], batch_first=True, state={
+        "weight_ih_l0": W_xh.T, "weight_hh_l0": W_hh.T, "bias_ih_l0": b,
+        "bias_hh_l0": np.zeros_like(b)})
     hs, h_n = torchref.no_grad(lambda xt, ht: rnn(xt, ht[None]), x, h0)  # h_n: (1, B, H)
     return hs, h_n[0]
 
 
 def _ref_lstm_cell(x, h, c, W_x, W_h, b):
     # LSTMCell adds two biases; ours is their sum, so one of them is zero here
-    cell = _module("LSTMCell", W_x.shape[0], W_h.shape[0], weight_ih=W_x.T, weight_hh=W_h.T,
-                   bias_ih=b, bias_hh=np.zeros_like(b))
+    cell = torchref.module("LSTMCell", W_x.shape[0], W_h.shape[0], state={
+        "weight_ih": W_x.T, "weight_hh": W_h.T, "bias_ih": b, "bias_hh": np.zeros_like(b)})
     h_next, c_next = torchref.no_grad(lambda *a: cell(a[0], (a[1], a[2])), x, h, c)
     return h_next, c_next
 
 
 def _ref_gru_cell(x, h, W_x, W_h, b_x, b_h):
-    cell = _module("GRUCell", W_x.shape[0], W_h.shape[0], weight_ih=W_x.T, weight_hh=W_h.T,
-                   bias_ih=b_x, bias_hh=b_h)
+    cell = torchref.module("GRUCell", W_x.shape[0], W_h.shape[0], state={
+        "weight_ih": W_x.T, "weight_hh": W_h.T, "bias_ih": b_x, "bias_hh": b_h})
     return torchref.no_grad(cell, x, h)
 
 
@@ -127,7 +117,8 @@ def _windows(series, window, horizon=1, *, start=0, n_less=0, feature_axis=True,
     horizon = fixed_horizon or horizon
     n = len(values) - window - horizon + 1 - n_less
     X = np.stack([values[i:i + window] for i in range(0, n, step)])
-    y = np.stack([values[i + window + start:i + window + start + horizon] for i in range(0, n, step)])
+    y = np.stack([values[i + window + start:i + window + start + horizon]
+                  for i in range(0, n, step)])
     if s.ndim == 1:
         X = X if feature_axis else X[:, :, 0]
         y = y if y_axis else y[:, :, 0]
@@ -139,7 +130,8 @@ SIGMOID_STABLE = ("exp(z) / (1 + exp(z)) is inf/inf = nan for large z: write the
                   "1 / (1 + exp(-z)) (or a stable form) for the gates")
 RNN_NO_RECURRENCE = ("the new state depends on the previous one: add h @ W_hh to x @ W_xh + b "
                      "(without it the network has no memory)")
-LAYOUT = "use the weights as given, x @ W (the course's dense-layer layout): h @ W_hh, not h @ W_hh.T"
+LAYOUT = ("use the weights as given, x @ W (the course's dense-layer layout): h @ W_hh, not "
+          "h @ W_hh.T")
 
 RNN_CELL = Exercise(
     "rnn_cell", signature="rnn_cell(x, h, W_xh, W_hh, b)",
@@ -148,8 +140,10 @@ RNN_CELL = Exercise(
     hints={".shape": "x (B, D) @ W_xh (D, H) and h (B, H) @ W_hh (H, H) are both (B, H): "
                      "check the order of each product"},
     unstable_hint="np.tanh is stable for any input: use it rather than exp formulas",
-    wrong=[(lambda x, h, Wx, Wh, b: _rnn_step(x, h, Wx, Wh, b, recurrent=False), RNN_NO_RECURRENCE),
-           (lambda x, h, Wx, Wh, b: x @ Wx + h @ Wh + b, "apply tanh to the sum: h_next = tanh(...)"),
+    wrong=[(lambda x, h, Wx, Wh, b: _rnn_step(x, h, Wx, Wh, b, recurrent=False),
+            RNN_NO_RECURRENCE),
+           (lambda x, h, Wx, Wh, b: x @ Wx + h @ Wh + b,
+            "apply tanh to the sum: h_next = tanh(...)"),
            (lambda x, h, Wx, Wh, b: _rnn_step(x, h, Wx, Wh, b, act=_sig),
             "the plain RNN uses tanh, not the sigmoid: its state lies in (-1, 1)"),
            (lambda x, h, Wx, Wh, b: _rnn_step(x, h, Wx, Wh, b, transposed=True), LAYOUT),
@@ -204,8 +198,7 @@ LSTM_CELL = Exercise(
             "squash the cell before the output gate: h_next = o * tanh(c_next)"),
            (lambda *a: _lstm(*a, old_c=True),
             "h_next reads the *new* cell: h_next = o * tanh(c_next), not tanh(c)"),
-           (lambda x, h, c, Wx, Wh, b: (_lstm(x, h, c, Wx, Wh, b)[1], _lstm(x, h, c, Wx, Wh, b)[0]),
-            "return (h_next, c_next), in that order")],
+           (reordered(_lstm, (1, 0)), "return (h_next, c_next), in that order")],
 )
 
 GRU_RESET = ("PyTorch's GRU applies the reset gate after the matrix product: "

@@ -3,6 +3,8 @@
     no_grad(lambda t: t.softmax(dim=-1), z)             # (N, K) array -> (N, K) array
     value, (dx,) = value_and_grads(lambda t: t.tanh().sum(), x)
     outputs, grads = value_and_grads(lambda x, w: x @ w, X, W, grad_output=dout)
+    reference = with_grad(lambda yp, y: functional().l1_loss(yp, tensor(y)))  # (loss, d/d y_pred)
+    cell = module("RNNCell", 3, 5, state={"weight_ih": W.T, ...})          # float64, W copied in
 
 Arrays go in and come out as float64 NumPy arrays (numbers as floats), so a topic module never
 converts by hand and never imports torch when it loads.
@@ -11,7 +13,7 @@ converts by hand and never imports torch when it loads.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -23,6 +25,11 @@ def torch():
     import torch as _torch
 
     return _torch
+
+
+def functional():
+    """torch.nn.functional (imported on first use)."""
+    return torch().nn.functional
 
 
 def tensor(x: Any, *, grad: bool = False):
@@ -63,5 +70,43 @@ def value_and_grads(fn: Callable[..., Any], *arrays: Any, grad_output: Any = Non
     seed = tensor(grad_output) if grad_output is not None else torch().ones_like(out)
     grads = torch().autograd.grad(out, [tensors[i] for i in wrt], grad_outputs=seed,
                                   allow_unused=True)
-    grads = [torch().zeros_like(tensors[i]) if g is None else g for i, g in zip(wrt, grads, strict=True)]
+    grads = [torch().zeros_like(tensors[i]) if g is None else g
+             for i, g in zip(wrt, grads, strict=True)]
     return numpy(out), [numpy(g) for g in grads]
+
+
+def with_grad(fn: Callable[..., Any]) -> Callable[..., tuple[Any, Any]]:
+    """A reference ``(x, *rest, **kwargs) -> (value, d value / d x)``: ``fn(x, *rest, **kwargs)``
+    with ``x`` a float64 tensor and ``rest`` passed as they are (targets, labels), and its
+    gradient with respect to ``x`` only (a loss and its gradient, say)."""
+
+    def reference(x: Any, *rest: Any, **kwargs: Any) -> tuple[Any, Any]:
+        value, (grad,) = value_and_grads(lambda xt: fn(xt, *rest, **kwargs), x)
+        return value, grad
+
+    return reference
+
+
+def load(module: Any, state: Mapping[str, Any]) -> Any:
+    """``module`` with each entry of ``state`` (an array, number or tensor) copied into its
+    parameter or buffer of that name (the names of ``module.state_dict()``), in place and without
+    autograd, in the module's own dtype. A name the module lacks is an error (KeyError)."""
+    t = torch()
+    own = module.state_dict(keep_vars=True)
+    with t.no_grad():
+        for name, value in state.items():
+            source = value if isinstance(value, t.Tensor) else t.as_tensor(np.asarray(value))
+            own[name].copy_(source)
+    return module
+
+
+def module(cls: str | Callable[..., Any], *args: Any, state: Mapping[str, Any] | None = None,
+           **kwargs: Any) -> Any:
+    """``torch.nn.<cls>(*args, **kwargs)`` (or ``cls(...)``, a callable building a module) in
+    float64, with ``state`` copied in (see :func:`load`). Built inside ``fork_rng``: its random
+    initialisation, overwritten at once, leaves the caller's torch generator where it was."""
+    t = torch()
+    build = getattr(t.nn, cls) if isinstance(cls, str) else cls
+    with t.random.fork_rng(devices=[]):
+        built = build(*args, **kwargs).to(t.float64)
+    return load(built, state or {})
