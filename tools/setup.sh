@@ -67,3 +67,9 @@ fi
 if [ "$(id -u)" = 0 ]; then
   bash tools/setup-sandbox.sh
 fi
+
+# The browser test (tests/test_browser.py) drives JupyterLab in Debian's Chromium, installed with
+# apt-get, so as root only (CI); Playwright for Python comes with the dev extra above.
+if [ "$(id -u)" = 0 ]; then
+  bash tools/setup-browser.sh
+fi

@@ -46,7 +46,7 @@ REQUIREMENTS = (
                 "every plot"),
     Requirement("tqdm", ("tqdm",), "4.65", "core", "pip install 'tqdm>=4.65'",
                 "progress bars in coursekit.train"),
-    Requirement("ipywidgets", ("ipywidgets",), "8", "core", "pip install 'ipywidgets>=8'",
+    Requirement("ipywidgets", ("ipywidgets",), "7.6", "core", "pip install 'ipywidgets>=7.6'",
                 "progress bars in notebooks"),
     Requirement("nbgrader", ("nbgrader",), "0.9", "grading", "pip install 'coursekit[grading]'",
                 "instructors only: generating and grading assignments"),
