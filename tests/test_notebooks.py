@@ -133,6 +133,7 @@ def test_release_check_names_a_stale_notebook_and_a_fork_s_repository(tmp_path):
         shutil.copy(ROOT / folder / name, tmp_path / folder / name)
     pyproject = (ROOT / "pyproject.toml").read_text()
     (tmp_path / "pyproject.toml").write_text(pyproject)
+    shutil.copytree(ROOT / "imgs", tmp_path / "imgs")
     nb = nbu.read(tmp_path / "solutions" / name)
     nb.cells[0].source += "\n\nAn edit an instructor forgot to release."
     nbu.write(nb, tmp_path / "solutions" / name)
@@ -199,29 +200,18 @@ def test_built_wheel_has_no_solutions_or_hidden_tests(built_wheel):
                     assert block not in contents, block
 
 
-@pytest.mark.slow
-def test_notebook_01_shows_its_figures_without_the_repository(built_wheel, tmp_path, monkeypatch):
-    """As in Colab: coursekit comes from the wheel, no imgs/ beside the notebook, no network."""
-    import zipfile
+@pytest.mark.parametrize("path", SOLUTIONS, ids=lambda p: p.stem)
+def test_figures_show_before_anything_runs(path):
+    """The animated figures are attachments of markdown cells, in the student notebook too:
+    JupyterLab, GitHub and Colab show them without running a cell, without the repository."""
+    import base64
 
-    from nbformat.v4 import new_code_cell
-
-    from coursekit.instructor.runner import execute
-
-    site = tmp_path / "site"
-    zipfile.ZipFile(built_wheel).extractall(site)
-    nb = nbu.read(ROOT / "solutions" / "01_neurons.ipynb")
-    nb.cells.insert(0, new_code_cell(
-        "import socket\n"
-        "def _no_network(*args, **kwargs):\n    raise OSError('network disabled for this test')\n"
-        "socket.create_connection = _no_network\n"
-        "import coursekit\nprint('coursekit from', coursekit.__file__)"))
-    elsewhere = tmp_path / "elsewhere"
-    elsewhere.mkdir()
-    monkeypatch.setenv("PYTHONPATH", str(site))
-    execute(nb, elsewhere, progress=False)
-    assert str(site) in nb.cells[0].outputs[0]["text"]
-    shown = [c for c in nb.cells if "show_figure(" in c.source and c.cell_type == "code"]
-    assert len(shown) == 3
-    for cell in shown:
-        assert any("image/gif" in o.get("data", {}) for o in cell.outputs), cell.source
+    student = nbu.read(ROOT / "notebooks" / path.name)
+    shown = 0
+    for cell in student.cells:
+        for name in re.findall(r"\(attachment:([\w-]+\.gif)\)", cell.source):
+            data = (cell.get("attachments") or {}).get(name, {}).get("image/gif", "")
+            assert base64.b64decode(data) == (ROOT / "imgs" / name).read_bytes(), name
+            shown += 1
+    assert not any("show_figure(" in c.source for c in student.cells if c.cell_type == "code")
+    assert shown == len(re.findall(r"attachment:[\w-]+\.gif", path.read_text()))

@@ -117,7 +117,7 @@ def command(limits: Limits) -> list[str]:
            "LANG": "C.UTF-8", "MPLBACKEND": "module://matplotlib_inline.backend_inline",
            "MPLCONFIGDIR": f"{SANDBOX_TMP}/.matplotlib", "IPYTHONDIR": f"{SANDBOX_TMP}/.ipython",
            "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
-           "PYTHONHASHSEED": "0", "PYTHONDONTWRITEBYTECODE": "1", "TF_CPP_MIN_LOG_LEVEL": "2",
+           "PYTHONHASHSEED": "0", "PYTHONDONTWRITEBYTECODE": "1", "TF_CPP_MIN_LOG_LEVEL": "3",
            GRADING_ENV: "1"}
     for key, value in env.items():
         cmd += ["--setenv", key, value]
