@@ -73,6 +73,16 @@ def _is_stub_error(exc: BaseException) -> str:
     return name if isinstance(exc, NotImplementedError) and last_in_cell else ""
 
 
+def _close_figures() -> None:
+    """Close matplotlib's open figures, if matplotlib is in use. The inline backend closes each
+    cell's figures once it has shown them, so the open ones are the skipped cell's own."""
+    import sys
+
+    pyplot = sys.modules.get("matplotlib.pyplot")
+    if pyplot is not None:
+        pyplot.close("all")
+
+
 class _RunAll:
     """What the transformed cells call: display the last value, or report a skipped cell."""
 
@@ -93,6 +103,7 @@ class _RunAll:
             raise exc  # a real error: the run stops there, as it always did
         for name in names:
             self.pending[name] = why
+        _close_figures()  # a plot half drawn before the error would be shown as if it were the result
         print(f"⏭ skipped: this cell needs {why}. Finish it above, run it, then run this "
               "cell again.")
 

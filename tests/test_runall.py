@@ -33,6 +33,23 @@ def test_a_cell_needing_a_stub_is_skipped_and_says_which(shell, capsys):
     assert "needs your dense_layer" in capsys.readouterr().out
 
 
+def test_a_skipped_cell_shows_no_half_drawn_figure(shell, capsys):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    _run(shell, "def train(X):\n    raise NotImplementedError()")
+    _run(shell, "history = train(3)")
+    result = _run(shell, "import matplotlib.pyplot as plt\nfig, ax = plt.subplots()\n"
+                         "ax.plot([1, 2])\nax.plot(history)")
+    assert result.success and "needs your train" in capsys.readouterr().out
+    assert plt.get_fignums() == []  # nothing left for the inline backend to show
+    result = _run(shell, "fig, ax = plt.subplots()\nax.plot([1, 2])")  # a plot that works stays
+    assert result.success and len(plt.get_fignums()) == 1
+    plt.close("all")
+
+
 def test_real_errors_still_stop_the_run_and_values_still_display(shell, capsys):
     assert not _run(shell, "1 / 0").success
     assert not _run(shell, "print(undefined_name_xyz)").success
