@@ -76,7 +76,10 @@ def cmd_run(args) -> int:
     from coursekit.instructor.course import solution_notebooks
     from coursekit.instructor.runner import run_notebook, table
 
-    paths = [Path(p) for p in args.notebooks] or solution_notebooks(_root(args))
+    # a path, or a solution's name as `release` takes it ("12_distributed")
+    paths = [Path(p) if Path(p).is_file() or p.endswith(".ipynb")
+             else _root(args) / "solutions" / f"{p}.ipynb" for p in args.notebooks]
+    paths = paths or solution_notebooks(_root(args))
     missing = [str(p) for p in paths if not p.is_file()]
     if missing:
         print(f"not found: {', '.join(missing)}", file=sys.stderr)

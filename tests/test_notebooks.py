@@ -152,6 +152,21 @@ def test_release_check_names_a_stale_notebook_and_a_fork_s_repository(tmp_path):
     assert "dl-course/deep-learning-course" not in text
 
 
+@pytest.mark.slow
+def test_run_takes_a_notebook_by_name_and_prints_its_metric(tmp_path):
+    """`coursekit run 01_neurons` as `release` names it; a name that is no notebook says so."""
+    path = SOLUTIONS[0]
+    (tmp_path / "solutions").mkdir()
+    shutil.copy(path, tmp_path / "solutions" / path.name)
+    (tmp_path / "pyproject.toml").write_text((ROOT / "pyproject.toml").read_text())
+    result = _cli(tmp_path, "run", "--quiet", path.stem)
+    row = next((line for line in result.stdout.splitlines() if line.startswith(path.stem + " ")), "")
+    assert result.returncode == 0 and " ok " in row and "=" in row, result.stdout + result.stderr
+    assert path.read_text() == (tmp_path / "solutions" / path.name).read_text()  # no --save
+    missing = _cli(tmp_path, "run", "99_nothing")
+    assert missing.returncode == 2 and "not found" in missing.stderr, missing.stderr
+
+
 @pytest.mark.parametrize("path", SOLUTIONS, ids=lambda p: p.stem)
 def test_no_solution_or_hidden_test_reaches_students(path):
     source = path.read_text()
