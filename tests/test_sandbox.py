@@ -415,3 +415,29 @@ def test_feedback_shows_checks_but_no_hidden_tests(batch):
     for line in _hidden_lines():
         assert line not in html, line
     assert "not attempted yet" in feedback_html(batch[0]["stub"][1])
+
+
+def test_ctrl_c_while_a_sandbox_starts_stops_the_run_not_as_a_setup_problem():
+    """Ctrl-C that lands while the sandboxed Python is starting is the instructor stopping the
+    run: KeyboardInterrupt, the half-started sandbox killed; never "sandbox unavailable", which
+    would grade the submission 0 and go on with the batch."""
+    import signal
+    import time
+
+    from coursekit.instructor.sandbox.runner import Sandbox
+
+    require_sandbox()
+    sandbox = Sandbox()
+
+    def interrupt_once_it_is_launched():  # then start() is waiting for the sandbox's first answer
+        while sandbox.proc is None:
+            time.sleep(0.0002)
+        os.kill(os.getpid(), signal.SIGINT)
+
+    thread = threading.Thread(target=interrupt_once_it_is_launched)
+    thread.start()
+    with pytest.raises(KeyboardInterrupt):
+        sandbox.start()
+        time.sleep(10)  # only if the start won the race: then the check below fails
+    thread.join()
+    assert sandbox.proc is not None and sandbox.proc.poll() is not None, "start was not interrupted"

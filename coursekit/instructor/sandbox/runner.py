@@ -196,6 +196,9 @@ class Sandbox:
         self.session.endpoint.deadline = time.monotonic() + START_TIMEOUT_S
         try:
             self.session.request("ping")
+        except KeyboardInterrupt:  # Ctrl-C while it starts: the run stops, it is no setup problem
+            self.kill()
+            raise
         except BaseException as exc:
             self.kill()
             err = self.proc.stderr.read(4000).decode(errors="replace").strip() if self.proc.stderr else ""
