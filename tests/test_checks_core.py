@@ -89,6 +89,24 @@ def test_a_known_mistake_names_itself_and_a_shape_failure_gets_the_shape_hint():
     assert "hint: check the shape of every step" in message
 
 
+def test_of_two_mistakes_within_the_tolerance_the_closer_one_is_named():
+    """Both mistakes lie within the (loose) tolerance of the answer; the one it equals is named,
+    listed first or second. (Adam's two eps placements were told apart by chance before.)"""
+    def off_by(delta):
+        return lambda x: x + delta
+
+    for order in ((0.010, 0.011), (0.011, 0.010)):
+        spec = Exercise("near", reference=lambda x: x, hint="return x",
+                        tol=Tolerance(rtol=1e-9, atol=2e-3),
+                        wrong=[(off_by(d), f"off by {d}") for d in order])
+
+        @check(spec)
+        def check_near(run, fn):
+            run.case("by hand", np.array([0.0, 1.0]))
+
+        assert "hint: off by 0.011" in _message(check_near, off_by(0.011))
+
+
 def test_parts_of_a_tuple_are_named_with_their_own_hints():
     message = _message(check_pair, lambda x: (float(np.sum(x)), 3 * x))
     assert "(doubled)" in message and "hint: twice each element" in message

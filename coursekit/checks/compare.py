@@ -106,6 +106,10 @@ def match_values(got: Any, expected: Any, *, tol: Tolerance, hint: str | dict[st
 
 def _diagnose(g: np.ndarray, e: np.ndarray, path: tuple, wrongs: list[tuple[Any, str]],
               atol: float, rtol: float) -> str:
+    """The hint of the known mistake ``g`` is closest to, among those it matches within the
+    tolerance; the first listed wins a tie. (Two mistakes can both lie within the tolerance of an
+    answer, e.g. two placements of an optimizer's eps; only the closest explains it.)"""
+    best, closest = "", np.inf
     for candidate, hint in wrongs:
         c = part_at(candidate, path)
         if c is MISSING:
@@ -117,8 +121,14 @@ def _diagnose(g: np.ndarray, e: np.ndarray, path: tuple, wrongs: list[tuple[Any,
         if c.shape != g.shape or np.all(_within(c, e, atol, rtol)):
             continue  # another shape, or right on these inputs: it explains nothing
         if np.all(_within(g, c, atol, rtol)):
-            return hint
-    return ""
+            with np.errstate(invalid="ignore", over="ignore"):
+                diff, room = np.abs(g - c), atol + rtol * np.abs(c)
+                # where both are the same nan or inf, they agree: no distance there
+                gap = np.where(np.isfinite(diff) & np.isfinite(room), diff / room, 0.0)
+            distance = float(np.max(gap, initial=0.0))
+            if distance < closest:
+                best, closest = hint, distance
+    return best
 
 
 def _difference(g: np.ndarray, e: np.ndarray, bad: np.ndarray, g_leaf: Any, e_leaf: Any) -> str:
