@@ -29,10 +29,6 @@ from coursekit.checks.ranks import probe_ddp_train_step, ranks_in_one_process
 __all__ = ["check_shard_indices", "check_average_gradients", "check_ddp_train_step"]
 
 
-def _t():
-    return torchref.torch()
-
-
 # -- shard_indices ------------------------------------------------------------------------------
 def _sampler(n, world_size, rank, shuffle=False, seed=0, epoch=0) -> np.ndarray:
     """What DistributedSampler gives ``rank`` in ``epoch``: torch itself, at check time."""
@@ -49,7 +45,8 @@ def _shard(n, world_size, rank, shuffle=False, seed=0, epoch=0, *, pad="first", 
     """The sampler's rule with one thing changed (the keywords): the known mistakes."""
     s = seeded(seed, epoch, rank)
     order = (list(range(n)) if not shuffle else np.random.default_rng(s).permutation(n).tolist()
-             if numpy else _t().randperm(n, generator=_t().Generator().manual_seed(s)).tolist())
+             if numpy else torchref.torch().randperm(
+                 n, generator=torchref.torch().Generator().manual_seed(s)).tolist())
     size = math.ceil(n / world_size) * world_size
     order = {"first": (order * size)[:size], "last": order + order[n - (size - n):],
              "once": order + order[:size - n], "none": order, "drop": order[:n - n % world_size]}[pad]

@@ -3,8 +3,8 @@
 The losses take logits and return a scalar tensor. Their values are compared with float64
 PyTorch references computed at check time; a float32 answer is judged at float32 precision.
 "Differentiable" means gradients reach the logits: a returned tensor crosses the grading
-sandbox as a copy without its graph, so :func:`probe_loss_gradients` backpropagates where the
-student's function runs and returns the gradients as data.
+sandbox as a copy without its graph, so the core's ``probe_input_gradients`` backpropagates
+where the student's function runs and returns the gradients as data.
 
 ``train_step(G, D, opt_G, opt_D, real, z)`` takes modules and optimizers, which cannot cross
 the sandbox at all. The check chooses two small networks (:func:`small_gan`), their initial
@@ -29,39 +29,31 @@ import numpy as np
 from coursekit.checks import torchref
 from coursekit.checks.core import Checker, check
 from coursekit.checks.exercise import Exercise, Run
-from coursekit.checks.probe import in_student_process
+from coursekit.checks.probe import in_student_process, probe_input_gradients
 
 __all__ = ["check_discriminator_loss", "check_generator_loss", "check_train_step"]
 
 LN2 = math.log(2.0)
 
 
-def _t():
-    return torchref.torch()
-
-
 def _f32(a: Any):
     """A float32 tensor (the dtype a GAN trains in) from an array or nested list."""
-    return _t().tensor(np.asarray(a, dtype=np.float32))
+    return torchref.torch().tensor(np.asarray(a, dtype=np.float32))
 
 
 # -- the losses -------------------------------------------------------------------------------
-def _as64(x):
-    """``x`` in float64: a tensor keeps its autograd graph, anything else becomes a tensor."""
-    return x.to(_t().float64) if isinstance(x, _t().Tensor) else torchref.tensor(x)
-
-
-def _bce(logits, target: float, reduction: str = "mean"):
-    """BCE of logits against a constant label, in float64 (log-sigmoid: finite for any logit)."""
-    x = _as64(logits)
-    return _t().nn.functional.binary_cross_entropy_with_logits(
-        x, _t().full_like(x, target), reduction=reduction)
+def _bce(logits, target: float, reduction: str = "mean", *, cast: bool = True):
+    """BCE of logits against a constant label (log-sigmoid: finite for any logit), in float64;
+    ``cast=False``: in the logits' own dtype (the reference step, run at the networks' dtype)."""
+    x = torchref.as_float64(logits) if cast else logits
+    return torchref.functional().binary_cross_entropy_with_logits(
+        x, torchref.torch().full_like(x, target), reduction=reduction)
 
 
 def _naive_bce(logits, target: float):
     """BCE through probabilities, as torch computes it: log clamped at -100 (wrong for big logits)."""
-    p = _as64(logits).sigmoid()
-    return _t().nn.functional.binary_cross_entropy(p, _t().full_like(p, target))
+    p = torchref.as_float64(logits).sigmoid()
+    return torchref.functional().binary_cross_entropy(p, torchref.torch().full_like(p, target))
 
 
 def _d_loss(real, fake):
@@ -129,50 +121,31 @@ GENERATOR_LOSS = Exercise(
 )
 
 
-def probe_loss_gradients(loss_fn: Callable, *logits) -> list | None:
-    """Call ``loss_fn`` on copies of ``logits`` that require grad and backpropagate: the
-    gradient that reached each input (zeros where none did), or None when the loss returned is
-    not a one-element tensor in the autograd graph."""
-    torch = _t()
-    leaves = [x.detach().clone().requires_grad_(True) for x in logits]
-    out = loss_fn(*leaves)
-    if not (isinstance(out, torch.Tensor) and out.requires_grad and out.numel() == 1):
-        return None
-    grads = torch.autograd.grad(out.sum(), leaves, allow_unused=True)
-    return [torch.zeros_like(x) if g is None else g.detach() for x, g in zip(leaves, grads)]
-
-
 def loss_gradients(loss_fn: Callable, *logits) -> list | None:
     """d loss / d logits, computed where ``loss_fn`` lives (the grading sandbox, or here): for
     hidden tests. None when the loss does not reach the logits through autograd."""
-    return in_student_process(probe_loss_gradients, loss_fn, *logits)
+    return in_student_process(probe_input_gradients, loss_fn, *logits)
 
 
 def _gradients(t: Checker, spec: Exercise, fn: Callable, label: str, *logits) -> None:
     """Two sub-checks: the loss reaches the logits through autograd, with the right gradient."""
     # Called without arguments so that the failure's "inputs:" line keeps naming the logits of
     # the case just before (these same logits), not the probe and the student's function.
-    got = t.call(functools.partial(in_student_process, probe_loss_gradients, fn, *logits),
+    got = t.call(functools.partial(in_student_process, probe_input_gradients, fn, *logits),
                  signature=spec.signature, error_hints=tuple(spec.error_hints))
     t.true(f"{label}: the loss is differentiable", got is not None,
            detail="the loss you returned does not require grad", hint=NOT_DIFFERENTIABLE)
-    expected = _grads(spec.reference, logits)
+    expected = torchref.tensor_grads(spec.reference, *logits)
     names = tuple(f"{a.strip()}.grad" for a in spec.signature.split("(")[1].rstrip(")").split(","))
     got = t.conform(f"{label}: one gradient per input", got, expected, names=names)
-    cut = [_t().zeros_like(e) for e in expected]
+    cut = [torchref.torch().zeros_like(e) for e in expected]
     t.close(f"{label}: d loss / d logits", got, expected, names=names,
             hint="the gradient of BCE with logits is (sigmoid(logit) - label) / B for each term",
             wrong=lambda: [(cut, "the loss does not depend on the logits through autograd: a "
                                  "tensor built from a value (torch.tensor(loss.item())) is cut "
                                  "off from them")]
-                          + [(_grads(w, logits), h) for w, h in spec.wrong if callable(w)])
-
-
-def _grads(loss: Callable, logits: tuple) -> list:
-    """The float64 gradient of ``loss`` with respect to each of ``logits`` (zeros if unused)."""
-    leaves = [torchref.tensor(x, grad=True) for x in logits]
-    grads = _t().autograd.grad(loss(*leaves), leaves, allow_unused=True)
-    return [_t().zeros_like(x) if g is None else g for x, g in zip(leaves, grads)]
+                          + [(torchref.tensor_grads(w, *logits), h)
+                             for w, h in spec.wrong if callable(w)])
 
 
 @check("discriminator_loss")
@@ -186,8 +159,8 @@ def check_discriminator_loss(t: Checker, discriminator_loss: Callable) -> None:
     _gradients(t, DISCRIMINATOR_LOSS, discriminator_loss, "random logits", real, fake)
     run.case("8 real and 24 fake logits: each term is the mean over its own batch",
              _f32(t.rng.normal(0, 2, (8, 1))), _f32(t.rng.normal(0, 2, (24, 1))),
-             wrong=[(lambda r, f, k=k: k * _t().cat([_bce(r, 1.0, "none"), _bce(f, 0.0, "none")]).mean(),
-                     ONE_MEAN) for k in (1, 2)])
+             wrong=[(lambda r, f, k=k: k * torchref.torch().cat(
+                 [_bce(r, 1.0, "none"), _bce(f, 0.0, "none")]).mean(), ONE_MEAN) for k in (1, 2)])
     run.case("logits of shape (B,)", _f32(t.rng.normal(0, 2, 10)), _f32(t.rng.normal(0, 2, 10)))
     big_real, big_fake = _f32([[-500.0], [3.0]]), _f32([[400.0], [-2.0]])
     run.case("large logits (D confidently wrong): the loss stays finite", big_real, big_fake)
@@ -215,7 +188,7 @@ def check_generator_loss(t: Checker, generator_loss: Callable) -> None:
 def small_gan(z_dim: int, hidden: int, x_dim: int) -> tuple:
     """The check's networks: G (B, z_dim) -> (B, x_dim) and D (B, x_dim) -> (B, 1) logits, each
     an MLP with one tanh hidden layer (smooth, so float32 and float64 agree closely)."""
-    nn = _t().nn
+    nn = torchref.torch().nn
     G = nn.Sequential(nn.Linear(z_dim, hidden), nn.Tanh(), nn.Linear(hidden, x_dim))
     D = nn.Sequential(nn.Linear(x_dim, hidden), nn.Tanh(), nn.Linear(hidden, 1))
     return G, D
@@ -237,7 +210,7 @@ def _snapshot(nets: dict, grads: bool = False) -> dict:
         out[name] = {}
         for k, p in net.named_parameters():
             value = p.grad if grads else p
-            value = _t().zeros_like(p) if value is None else value
+            value = torchref.torch().zeros_like(p) if value is None else value
             out[name][k] = value.detach().cpu().numpy().copy()
     return out
 
@@ -249,16 +222,12 @@ def probe_train_step(train_step: Callable, state: dict, real, z, stale: dict,
     call ``train_step(G, D, opt_G, opt_D, real, z)``. Returns data: what it returned, the
     networks stepped in order ("D", "G"), the gradients each step used, the parameters after
     each step and at the end."""
-    torch = _t()
-    dims = state["G"]["0.weight"].shape[1], state["G"]["0.weight"].shape[0], \
-        state["G"]["2.weight"].shape[0]
-    G, D = small_gan(*dims)
+    torch = torchref.torch()
+    (hidden, z_dim), x_dim = state["G"]["0.weight"].shape, len(state["G"]["2.weight"])
+    G, D = small_gan(z_dim, hidden, x_dim)
     nets = {"G": G, "D": D}
     for name, net in nets.items():
-        with torch.no_grad():
-            for k, p in net.named_parameters():
-                p.copy_(torch.as_tensor(np.asarray(state[name][k])))
-        net.to(real.dtype)
+        torchref.load(net, state[name]).to(real.dtype)
         for k, p in net.named_parameters():
             p.grad = torch.as_tensor(np.asarray(stale[name][k])).to(real.dtype).clone()
     log: list[dict] = []
@@ -299,7 +268,8 @@ def _textbook_step(G, D, opt_G, opt_D, real, z, *, detach=True, zero_d=True, zer
         opt_G.zero_grad()
     fake = G(z)
     real_logits, fake_logits = D(real), D(fake.detach() if detach else fake)
-    d_loss = _bce_live(real_logits, d_labels[0]) + _bce_live(fake_logits, d_labels[1])
+    d_loss = (_bce(real_logits, d_labels[0], cast=False)
+              + _bce(fake_logits, d_labels[1], cast=False))
     if zero_d:
         opt_D.zero_grad()
     d_loss.backward()
@@ -310,11 +280,6 @@ def _textbook_step(G, D, opt_G, opt_D, real, z, *, detach=True, zero_d=True, zer
     g.backward()
     opt_G.step()
     return d_loss.item(), g.item()
-
-
-def _bce_live(logits, target: float):
-    """BCE against a constant label, in the graph (for the reference step)."""
-    return _t().nn.functional.binary_cross_entropy_with_logits(logits, _t().full_like(logits, target))
 
 
 ZERO_D = ("call opt_D.zero_grad() before d_loss.backward(): gradients already on D (from the "
@@ -332,10 +297,10 @@ MISTAKES = (
     (dict(zero_d=False), ZERO_D),
     (dict(zero_g=False), ZERO_G),
     (dict(detach=False, zero_first=True, zero_d=False, zero_g=False), DETACH),
-    (dict(g_loss=lambda f: -_bce_live(f, 0.0)),
+    (dict(g_loss=lambda f: -_bce(f, 0.0, cast=False)),
      "that is the saturating generator loss log(1 - D(G(z))): use generator_loss (BCE of "
      "D(G(z)) against 1)"),
-    (dict(g_loss=lambda f: _bce_live(f, 0.0)),
+    (dict(g_loss=lambda f: _bce(f, 0.0, cast=False)),
      "the generator's loss labels its fakes 1 (real): generator_loss, not BCE against 0"),
     (dict(d_labels=(0.0, 1.0)), "in the discriminator loss real samples are labelled 1, fakes 0"),
 )
@@ -366,9 +331,8 @@ def _reference_runs(state, real, z, stale, optimizer, lr) -> Callable:
     """The textbook step (and its mistakes) on the check's own copies: dtype -> record."""
     @functools.cache
     def run(dtype: str, mistake: int = -1) -> dict:
-        torch = _t()
         kwargs = MISTAKES[mistake][0] if mistake >= 0 else {}
-        cast = getattr(torch, dtype)
+        cast = getattr(torchref.torch(), dtype)
         return probe_train_step(functools.partial(_textbook_step, **kwargs), state,
                                 real.to(cast), z.to(cast), stale, optimizer, lr)
     return run

@@ -8,6 +8,10 @@ forward calls cross the channel as data, but what needs the module itself is ask
     is_module(t, model, "build_cnn(num_classes=3)", hints={"class": "return CNN(...), ..."})
     facts = t.probe(probe_backward, model, x, y, expect=BACKWARD)
     trains_everywhere(t, facts, "build_cnn(num_classes=3)")
+
+A module class the check constructs itself (``MultiHeadAttention(C, H)``) is read with
+:func:`probe_module_parameters` (its parameters' names and shapes) and backpropagated through on
+the check's weights with :func:`probe_module_gradients`.
 """
 
 from __future__ import annotations
@@ -17,7 +21,8 @@ from typing import Any
 
 from coursekit.checks.core import Checker
 
-__all__ = ["probe_kind", "probe_backward", "is_module", "trains_everywhere", "KIND", "BACKWARD"]
+__all__ = ["probe_kind", "probe_backward", "probe_module_parameters", "probe_module_gradients",
+           "is_module", "trains_everywhere", "KIND", "BACKWARD"]
 
 KIND = {"module": bool, "class": bool, "type": str, "framework": str}
 BACKWARD = {"parameters": int, "frozen": list, "unreached": list, "counts": dict}
@@ -82,3 +87,33 @@ def trains_everywhere(t: Checker, facts: dict, label: str) -> None:
            hint="a layer defined in __init__ but never used in forward (or whose output is cut "
                 "off with .detach(), .data or torch.no_grad()) gets no gradient: use every "
                 "layer you define, on the path to the output")
+
+
+def probe_module_parameters(module: Any) -> dict:
+    """Whether ``module`` is a torch.nn.Module ("module"), and the shape of each entry of its
+    state dict ("shapes": {name: [sizes]})."""
+    import torch
+
+    if not isinstance(module, torch.nn.Module):
+        return {"module": False, "shapes": {}}
+    return {"module": True, "shapes": {k: list(v.shape) for k, v in module.state_dict().items()}}
+
+
+def probe_module_gradients(module: Any, state: Mapping[str, Any], x: Any, *args: Any,
+                           grad_out: Any) -> dict | None:
+    """Load ``state`` (``load_state_dict(strict=False)``), backpropagate ``grad_out`` through
+    ``module(x, *args)`` (``args`` as they are, a mask say): the gradients of x ("x") and of each
+    parameter named in ``state`` (zeros where none arrived), in the output's dtype, or None when
+    the output is not in the autograd graph."""
+    import torch
+
+    module.load_state_dict(state, strict=False)
+    module.zero_grad(set_to_none=True)
+    x = x.detach().clone().requires_grad_(True)
+    out = module(x, *args)
+    if not (isinstance(out, torch.Tensor) and out.requires_grad):
+        return None
+    out.backward(grad_out.to(out.dtype))
+    params = dict(module.named_parameters())
+    return {name: (torch.zeros_like(p) if p.grad is None else p.grad.detach()).to(out.dtype)
+            for name, p in (("x", x), *((n, params[n]) for n in state))}

@@ -136,9 +136,8 @@ def _numpy_run(rule, params, grads, hyper, flags):
 
 
 def _torch_run(name, params, grads, hyper):
-    torch = torchref.torch()
     tensors = [torchref.tensor(p, grad=True) for p in params]
-    opt = getattr(torch.optim, name)(tensors, **hyper)
+    opt = getattr(torchref.torch().optim, name)(tensors, **hyper)
     out = []
     for gs in grads:
         for p, g in zip(tensors, gs, strict=True):
@@ -401,26 +400,24 @@ ACCUMULATED = Exercise(
 )
 
 
-@check("accumulated_gradient")
-def check_accumulated_gradient(t: Checker, accumulated_gradient: Callable) -> None:
-    run = Run(t, ACCUMULATED, accumulated_gradient)
-
+@check(ACCUMULATED)
+def check_accumulated_gradient(run: Run, accumulated_gradient: Callable) -> None:
     def case(label, loss, params, X, y, size, **kw):
         grad_fn = Recorded(partial(_gradient, loss))
         run.case(label, grad_fn, params, X, y, size, **kw)
         sizes = [len(Xb) for _, Xb, _ in grad_fn.calls]
-        t.true(f"{label}: grad_fn sees every example once, at most micro_batch_size at a time",
-               sum(sizes) == len(X) and max(sizes, default=0) <= size,
-               detail=f"grad_fn was called on batches of {sizes} examples (N={len(X)})",
-               hint="call grad_fn on slices X[i:i + micro_batch_size] for i in range(0, len(X), "
-                    "micro_batch_size): never on more examples at once")
+        run.t.true(f"{label}: grad_fn sees every example once, at most micro_batch_size at a time",
+                   sum(sizes) == len(X) and max(sizes, default=0) <= size,
+                   detail=f"grad_fn was called on batches of {sizes} examples (N={len(X)})",
+                   hint="call grad_fn on slices X[i:i + micro_batch_size] for i in range(0, "
+                        "len(X), micro_batch_size): never on more examples at once")
 
     case("by hand: gradient of mean((w - x)**2) at w=0 for x=[1, 2, 3, 6], micro-batches of 3: "
          "(3 * -4 + 1 * -12) / 4 = -6 (a mean of means would give -8)", _mean_loss,
          [np.zeros(1)], np.array([[1.0], [2.0], [3.0], [6.0]]), np.zeros(4), 3,
          expected=[[-6.0]])
-    params = [t.rng.normal(size=shape) for shape in ((3, 5), 5, (5, 1), 1)]  # D = 3, H = 5
-    X, y = t.rng.normal(size=(10, 3)), t.rng.normal(size=10)
+    params = [run.rng.normal(size=shape) for shape in ((3, 5), 5, (5, 1), 1)]  # D = 3, H = 5
+    X, y = run.rng.normal(size=(10, 3)), run.rng.normal(size=10)
     for size in (5, 4, 3, 1, 10, 16):
         last = len(X) % size or min(size, len(X))
         case(f"a small network, N=10, micro_batch_size={size} (last micro-batch {last})",

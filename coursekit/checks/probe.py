@@ -18,6 +18,10 @@ In a notebook the probe is called directly. When grading, the student's function
 an object in the sandbox: the probe runs there, by name, with the student's objects handed back
 as themselves and everything else as copies. Its answer is data from an untrusted process, so a
 check compares it with a reference it computed itself, from inputs it chose.
+
+One probe serves every exercise whose gradients matter (a returned tensor crosses the sandbox
+without its graph): :func:`probe_input_gradients` backpropagates through the student's function
+where it runs.
 """
 
 from __future__ import annotations
@@ -25,6 +29,8 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable
 from typing import Any
+
+from coursekit.checks import torchref
 
 PREFIX = "coursekit.checks."
 
@@ -79,6 +85,34 @@ def in_student_process(probe: Callable, *args: Any, **kwargs: Any) -> Any:
     return session.request("probe", name=name_of(probe),
                            args=session.codec.encode(list(args)),
                            kwargs=session.codec.encode(dict(kwargs)))
+
+
+def probe_input_gradients(fn: Callable, *inputs: Any, grad_out: Any = None) -> list | None:
+    """Backpropagate through ``fn(*inputs)`` where ``fn`` lives: ``fn`` gets leaf copies of its
+    floating-point tensor inputs (the others as they are, a mask say). Returns the gradient that
+    reached each leaf (zeros where none did), or None when the result (the first part of a tuple,
+    such as attention's (out, weights)) is not a tensor in the autograd graph.
+
+    Without ``grad_out`` the result is a loss, a one-element tensor, and the gradients are d loss /
+    d input; with it, the vector-Jacobian product ``out.backward(grad_out)``. Each gradient is in
+    the lower of its input's and the result's precision: a float32 function on float64 inputs
+    sends back float64 gradients that carry float32 errors, and a float32 input's gradient is
+    float32 however it was computed."""
+    torch = torchref.torch()
+    leaves = [x.detach().clone().requires_grad_(True)
+              if isinstance(x, torch.Tensor) and x.is_floating_point() else x for x in inputs]
+    wrt = [x for x in leaves if isinstance(x, torch.Tensor) and x.requires_grad]
+    out = fn(*leaves)
+    if isinstance(out, tuple | list) and out:
+        out = out[0]
+    if not (isinstance(out, torch.Tensor) and out.requires_grad
+            and (grad_out is not None or out.numel() == 1)):
+        return None
+    seed = None if grad_out is None else grad_out.to(out.dtype)
+    grads = torch.autograd.grad(out.sum() if seed is None else out, wrt, seed, allow_unused=True)
+    return [(torch.zeros_like(x) if g is None else g.detach())
+            .to(min(x.dtype, out.dtype, key=lambda d: torch.finfo(d).bits))
+            for x, g in zip(wrt, grads, strict=True)]
 
 
 class Recorded:

@@ -35,11 +35,6 @@ import numpy as np
 from coursekit.checks import torchref
 from coursekit.checks.core import _student_frames
 
-
-def _t():
-    return torchref.torch()
-
-
 GLOO_TIMEOUT_S = 20   # a rank waiting for a collective the others never make fails after this
 PROBE_TIMEOUT_S = 60  # then the ranks are killed (the grader's own timeout per test is longer)
 COLLECTIVE_NOISE = ("Connection closed by peer", "Connection reset by peer", "Timed out",
@@ -50,7 +45,7 @@ COLLECTIVE_NOISE = ("Connection closed by peer", "Connection reset by peer", "Ti
 def _warm_up() -> None:
     """Run the optimizers' first step here, once: their lazy imports then happen before the
     fork, and the forked ranks start in milliseconds instead of seconds each."""
-    torch = _t()
+    torch = torchref.torch()
     p = torch.nn.Parameter(torch.ones(2, dtype=torch.float64))
     for opt in (torch.optim.SGD([p], lr=0.1, momentum=0.9), torch.optim.Adam([p])):
         p.grad = torch.ones_like(p)
@@ -60,7 +55,7 @@ def _warm_up() -> None:
 def build(case: dict):
     """(model, optimizer, loss_fn) of a case: Linear layers with tanh between them, in float64,
     with the stale gradients an earlier step left."""
-    torch, nn = _t(), _t().nn
+    torch, nn = torchref.torch(), torchref.torch().nn
     sizes = case["sizes"]
     layers = [layer for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:]))
               for layer in ([nn.Tanh()] if i else []) + [nn.Linear(a, b, bias=case["bias"])]]
@@ -82,7 +77,7 @@ def _batch(case: dict, step: int, rank: int | None):
     """Step ``step``'s batch of ``rank`` (None: every rank's, concatenated) as tensors."""
     xs, ys = case["xs"][step], case["ys"][step]
     pick = (lambda v: np.concatenate(v)) if rank is None else (lambda v: np.asarray(v[rank]))
-    return _t().as_tensor(pick(xs)), _t().as_tensor(pick(ys))
+    return torchref.torch().as_tensor(pick(xs)), torchref.torch().as_tensor(pick(ys))
 
 
 def _rank_main(step: Callable, cases: list, rank: int, world_size: int, store: str,
@@ -95,7 +90,7 @@ def _rank_main(step: Callable, cases: list, rank: int, world_size: int, store: s
         quiet = os.open(os.devnull, os.O_WRONLY)  # a crash is reported by the parent, once
         os.dup2(quiet, 1)
         os.dup2(quiet, 2)
-        torch = _t()
+        torch = torchref.torch()
         torch.set_num_threads(1)  # the ranks share the machine's cores
         os.environ.setdefault("GLOO_SOCKET_IFNAME", "lo0" if sys.platform == "darwin" else "lo")
         torch.distributed.init_process_group(
@@ -209,7 +204,7 @@ def probe_ddp_train_step(ddp_train_step: Callable, world_size: int, cases: list)
 def ranks_in_one_process(case: dict, world_size: int, mistake: str = "") -> dict:
     """``world_size`` ranks simulated in one process: a correct data-parallel step, or one with
     a ``mistake``; with world_size 0, the reference: one process on the concatenated batch."""
-    torch = _t()
+    torch = torchref.torch()
     ranks = [build(case) for _ in range(max(world_size, 1))]
     params, losses = [], []
     for k in range(len(case["xs"])):

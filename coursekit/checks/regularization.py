@@ -225,25 +225,24 @@ BATCHNORM = Exercise(
 )
 
 
-@check("batchnorm_forward")
-def check_batchnorm_forward(t: Checker, batchnorm_forward: Callable) -> None:
+@check(BATCHNORM)
+def check_batchnorm_forward(run: Run, batchnorm_forward: Callable) -> None:
     def stats(d):  # gamma, beta, running_mean, running_var: (D,) each
-        return (t.rng.normal(1.0, 0.2, d), t.rng.normal(0.0, 0.5, d), t.rng.normal(0.0, 0.5, d),
-                t.rng.uniform(0.5, 2.0, d))
+        return (run.rng.normal(1.0, 0.2, d), run.rng.normal(0.0, 0.5, d),
+                run.rng.normal(0.0, 0.5, d), run.rng.uniform(0.5, 2.0, d))
 
-    run = Run(t, BATCHNORM, batchnorm_forward)
     run.case("by hand: x = [[1, 0], [3, 4]], gamma [2, 1], beta [0, 1], eps tiny: out [[-2, 0], "
              "[2, 2]], running mean [0.2, 0.2], running var [1.1, 1.7]",
              np.array([[1.0, 0.0], [3.0, 4.0]]), np.array([2.0, 1.0]), np.array([0.0, 1.0]),
              np.zeros(2), np.ones(2), eps=1e-12,
              expected=([[-2.0, 0.0], [2.0, 2.0]], [0.2, 0.2], [1.1, 1.7]))
-    run.case("training, random x (16, 5)", t.rng.normal(2.0, 3.0, (16, 5)), *stats(5))
-    run.case("training, momentum = 0.3", t.rng.normal(size=(8, 3)), *stats(3), momentum=0.3)
-    run.case("evaluation (training=False): the running statistics", t.rng.normal(size=(6, 4)),
+    run.case("training, random x (16, 5)", run.rng.normal(2.0, 3.0, (16, 5)), *stats(5))
+    run.case("training, momentum = 0.3", run.rng.normal(size=(8, 3)), *stats(3), momentum=0.3)
+    run.case("evaluation (training=False): the running statistics", run.rng.normal(size=(6, 4)),
              *stats(4), training=False)
-    run.case("a batch of two", t.rng.normal(size=(2, 3)), *stats(3))
-    run.case("features of small variance: eps matters", t.rng.normal(0.0, 0.01, (10, 3)), *stats(3))
-    run.unchanged("leaves its inputs unchanged", t.rng.normal(size=(8, 3)), *stats(3))
+    run.case("a batch of two", run.rng.normal(size=(2, 3)), *stats(3))
+    run.case("features of small variance: eps matters", run.rng.normal(0.0, 0.01, (10, 3)), *stats(3))
+    run.unchanged("leaves its inputs unchanged", run.rng.normal(size=(8, 3)), *stats(3))
 
 
 LAYERNORM = Exercise(
@@ -456,7 +455,7 @@ def check_kfold_indices(t: Checker, kfold_indices: Callable) -> None:
               ([0, 1, 2, 3, 4, 5], [6, 7])]),
             *((f"the same folds as sklearn's KFold({k}) for n = {n}", n, k, None)
               for n, k in ((23, 4), (10, 4), (30, 5), (6, 6)))):
-        _fold_properties(t, label, t.call(kfold_indices, n, k, signature=KFOLD.signature), n, k)
+        _fold_properties(t, label, run.call(n, k), n, k)
         run.case(label, n, k, expected=expected)
     n, k = 50, 5
     got = t.probe(randomness.probe_seeded, kfold_indices, n, k, shuffle=True,

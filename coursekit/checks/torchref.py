@@ -2,12 +2,14 @@
 
     no_grad(lambda t: t.softmax(dim=-1), z)             # (N, K) array -> (N, K) array
     value, (dx,) = value_and_grads(lambda t: t.tanh().sum(), x)
+    dq, dk = tensor_grads(lambda q, k: (q @ k.T).sum(), Q, K)   # as float64 tensors
     outputs, grads = value_and_grads(lambda x, w: x @ w, X, W, grad_output=dout)
     reference = with_grad(lambda yp, y: functional().l1_loss(yp, tensor(y)))  # (loss, d/d y_pred)
     cell = module("RNNCell", 3, 5, state={"weight_ih": W.T, ...})          # float64, W copied in
 
 Arrays go in and come out as float64 NumPy arrays (numbers as floats), so a topic module never
-converts by hand and never imports torch when it loads.
+converts by hand and never imports torch when it loads; a check on the student's tensors gets its
+references as float64 tensors (:func:`as_float64`, :func:`tensor_grads`).
 """
 
 from __future__ import annotations
@@ -42,6 +44,12 @@ def tensor(x: Any, *, grad: bool = False):
     return out.requires_grad_(grad)
 
 
+def as_float64(x: Any):
+    """``x`` as a float64 tensor that keeps its autograd graph when ``x`` is a tensor (a
+    reference computed from the student's inputs); anything else becomes a new tensor."""
+    return x.to(torch().float64) if isinstance(x, torch().Tensor) else tensor(x)
+
+
 def numpy(value: Any) -> Any:
     """Tensors (also inside tuples and lists) back as float64 arrays; 0-d ones as floats."""
     t = torch()
@@ -73,6 +81,12 @@ def value_and_grads(fn: Callable[..., Any], *arrays: Any, grad_output: Any = Non
     grads = [torch().zeros_like(tensors[i]) if g is None else g
              for i, g in zip(wrt, grads, strict=True)]
     return numpy(out), [numpy(g) for g in grads]
+
+
+def tensor_grads(fn: Callable[..., Any], *arrays: Any, grad_output: Any = None) -> list[Any]:
+    """The gradients of :func:`value_and_grads` as float64 tensors: what a check compares with the
+    gradients a probe of the student's torch code sends back."""
+    return [tensor(g) for g in value_and_grads(fn, *arrays, grad_output=grad_output)[1]]
 
 
 def with_grad(fn: Callable[..., Any]) -> Callable[..., tuple[Any, Any]]:

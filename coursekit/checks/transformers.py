@@ -7,8 +7,8 @@ from ``qkv``, ``out_proj`` from ``proj``). A float32 answer is judged at float32
 
 ``MultiHeadAttention`` is a class, a proxy when grading: the check constructs it, calls
 ``.double()`` and ``load_state_dict`` (a plain dict of tensors) and calls it, all as data across
-the channel; listing its parameters and backpropagating through it are probes. PyTorch is
-imported on the first check, not with this module.
+the channel; listing its parameters and backpropagating through it (or through attention) are
+the core's probes. PyTorch is imported on the first check, not with this module.
 """
 
 from __future__ import annotations
@@ -19,32 +19,26 @@ from collections.abc import Callable
 from coursekit.checks import torchref
 from coursekit.checks.core import Checker, check, summarize
 from coursekit.checks.exercise import Exercise, Run
+from coursekit.checks.modules import probe_module_gradients, probe_module_parameters
+from coursekit.checks.probe import probe_input_gradients
 
 __all__ = ["check_scaled_dot_product_attention", "check_causal_mask",
            "check_positional_encoding", "check_multi_head_attention"]
 
 
-def _t():
-    return torchref.torch()
-
-
-def _f64(x):
-    return x.to(_t().float64) if isinstance(x, _t().Tensor) else torchref.tensor(x)
+_f64 = torchref.as_float64  # a tensor keeps its graph; an array or nested list becomes a tensor
 
 
 def _randn(t: Checker, *shape: int, scale: float = 1.0, dtype: str = "float64"):
-    return _t().tensor(scale * t.rng.normal(size=shape), dtype=getattr(_t(), dtype))
-
-
-def _tensor(rows):
-    return _t().tensor(rows, dtype=_t().float64)
+    torch = torchref.torch()
+    return torch.tensor(scale * t.rng.normal(size=shape), dtype=getattr(torch, dtype))
 
 
 # -- scaled dot-product attention ---------------------------------------------------------------
 def _ref_attention(q, k, v, mask=None):
     """(out, weights): out from torch's fused function, weights from their definition."""
     q, k, v = (_f64(a) for a in (q, k, v))
-    out = _t().nn.functional.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+    out = torchref.functional().scaled_dot_product_attention(q, k, v, attn_mask=mask)
     scores = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])
     if mask is not None:
         scores = scores.masked_fill(~mask, -math.inf)
@@ -103,35 +97,20 @@ MASK_MISTAKES = [
 ]
 
 
-def probe_attention_gradients(fn: Callable, q, k, v, mask, grad_out) -> list | None:
-    """Backpropagate ``grad_out`` through ``fn(q, k, v[, mask])[0]`` where ``fn`` lives: the
-    gradients reaching q, k and v (zeros where none did), or None when ``out`` is not in the
-    autograd graph."""
-    torch = _t()
-    leaves = [a.detach().clone().requires_grad_(True) for a in (q, k, v)]
-    result = fn(*leaves) if mask is None else fn(*leaves, mask)
-    out = result[0] if isinstance(result, tuple | list) else result
-    if not (isinstance(out, torch.Tensor) and out.requires_grad):
-        return None
-    grads = torch.autograd.grad(out, leaves, grad_out.to(out.dtype), allow_unused=True)
-    # in the precision `out` was computed in (a float32 function on float64 inputs sends back
-    # float64 gradients that carry float32 errors)
-    return [(torch.zeros_like(a) if g is None else g).to(out.dtype) for a, g in zip(leaves, grads)]
-
-
 CUT = ("gradients must reach the inputs: use torch operations only, no .detach(), .numpy(), "
        ".item(), torch.no_grad() or torch.tensor(...) of intermediate results")
 
 
 @check("scaled_dot_product_attention")
 def check_scaled_dot_product_attention(t: Checker, scaled_dot_product_attention: Callable) -> None:
-    run = Run(t, ATTENTION, scaled_dot_product_attention)
+    run, torch = Run(t, ATTENTION, scaled_dot_product_attention), torchref.torch()
     ln3 = math.log(3.0)
     # scores = q . k / sqrt(4) = [ln 3, 0]; softmax gives [3/4, 1/4]
     run.case("by hand: q = [2 ln 3, 0, 0, 0], keys e1 and 0, d = 4: scores [ln 3, 0], weights "
              "[3/4, 1/4], out = 3/4 [4, 0] + 1/4 [0, 4] = [3, 1]",
-             _tensor([[2 * ln3, 0.0, 0.0, 0.0]]), _tensor([[1.0, 0.0, 0.0, 0.0], [0.0] * 4]),
-             _tensor([[4.0, 0.0], [0.0, 4.0]]), expected=([[3.0, 1.0]], [[0.75, 0.25]]))
+             torchref.tensor([[2 * ln3, 0.0, 0.0, 0.0]]),
+             torchref.tensor([[1.0, 0.0, 0.0, 0.0], [0.0] * 4]),
+             torchref.tensor([[4.0, 0.0], [0.0, 4.0]]), expected=([[3.0, 1.0]], [[0.75, 0.25]]))
     run.case("random q, k, v (B=2, T=5, d=8)", _randn(t, 2, 5, 8), _randn(t, 2, 5, 8),
              _randn(t, 2, 5, 8))
     run.case("batched heads (B=2, H=3, T=6, d=4)", _randn(t, 2, 3, 6, 4), _randn(t, 2, 3, 6, 4),
@@ -139,12 +118,12 @@ def check_scaled_dot_product_attention(t: Checker, scaled_dot_product_attention:
     run.case("Tq=4 queries, Tk=7 keys, values of dv=5", _randn(t, 3, 4, 8), _randn(t, 3, 7, 8),
              _randn(t, 3, 7, 5))
     T = 6
-    causal = _t().tril(_t().ones(T, T, dtype=_t().bool))
+    causal = _causal(T)
     qkv = [_randn(t, 2, 3, T, 4) for _ in range(3)]
     run.case("a causal (T, T) mask, broadcast over batch and heads", *qkv, causal,
              wrong=MASK_MISTAKES)
     lengths = [7, 4, 2]  # keys at positions >= length are padding
-    padding = (_t().arange(7)[None, :] < _t().tensor(lengths)[:, None])[:, None, None, :]
+    padding = (torch.arange(7)[None, :] < torch.tensor(lengths)[:, None])[:, None, None, :]
     run.case("a padding mask (B, 1, 1, Tk): padded keys get no weight", _randn(t, 3, 2, 5, 4),
              _randn(t, 3, 2, 7, 4), _randn(t, 3, 2, 7, 4), padding, wrong=MASK_MISTAKES)
     run.case("float32 inputs (what a model trains in)", _randn(t, 2, 5, 8, dtype="float32"),
@@ -152,41 +131,43 @@ def check_scaled_dot_product_attention(t: Checker, scaled_dot_product_attention:
              wrong=MASK_MISTAKES)
     # each query points along one key's axis: its score is near 900, the others near 0, so
     # exp overflows unless the max is subtracted (and the weights are one-hot at any precision)
-    axes = 50 * _t().eye(8, dtype=_t().float64)[:5]                      # (5, d)
+    axes = 50 * torch.eye(8, dtype=torch.float64)[:5]                    # (5, d)
     run.case("large scores (one key per query scores about 900): the softmax stays finite",
              axes[t.rng.permutation(5)] + _randn(t, 2, 5, 8), axes + _randn(t, 2, 5, 8),
              _randn(t, 2, 5, 8))
     run.case("one query, one key", _randn(t, 1, 1, 3), _randn(t, 1, 1, 3), _randn(t, 1, 1, 2))
     grad_out = _randn(t, 2, 3, T, 4)
-    got = t.probe(probe_attention_gradients, scaled_dot_product_attention, *qkv, causal, grad_out,
-                  signature=ATTENTION.signature)
+    got = t.probe(probe_input_gradients, scaled_dot_product_attention, *qkv, causal,
+                  grad_out=grad_out, signature=ATTENTION.signature)
     t.true("gradients flow back to q, k and v", got is not None,
            detail="the `out` you returned does not require grad", hint=CUT)
-    leaves = [_f64(a).requires_grad_(True) for a in qkv]
-    expected = list(_t().autograd.grad(_ref_attention(*leaves, causal)[0], leaves, grad_out.double()))
+    expected = torchref.tensor_grads(lambda q, k, v: _ref_attention(q, k, v, causal)[0], *qkv,
+                                     grad_output=grad_out)
     got = t.conform("gradients flow back to q, k and v: dq, dk, dv", got, expected)
     t.close("gradients flow back to q, k and v: dq, dk, dv", got, expected, hint=CUT)
 
 
 # -- causal mask --------------------------------------------------------------------------------
-def _ref_causal(T):
-    return _t().tril(_t().ones(T, T, dtype=_t().bool))
+def _causal(T, side="tril", diagonal=0):
+    """torch.tril (or ``side``) of a (T, T) boolean tensor of True: the mask, and its mistakes."""
+    torch = torchref.torch()
+    return getattr(torch, side)(torch.ones(T, T, dtype=torch.bool), diagonal=diagonal)
 
 
 CAUSAL_MASK = Exercise(
-    "causal_mask", signature="causal_mask(T)", reference=_ref_causal,
+    "causal_mask", signature="causal_mask(T)", reference=_causal,
     hint="row t (a query) may see columns 0..t: torch.tril(torch.ones(T, T, dtype=torch.bool))",
     hints={"": "return a (T, T) torch tensor of booleans",
            ".shape": "the mask is (T, T): one row per query, one column per key"},
-    wrong=[(lambda T: _t().triu(_t().ones(T, T, dtype=_t().bool)),
+    wrong=[(lambda T: _causal(T, "triu"),
             "True goes on and *below* the diagonal (keys at or before the query): torch.tril, "
             "not torch.triu"),
-           (lambda T: _t().tril(_t().ones(T, T, dtype=_t().bool), diagonal=-1),
+           (lambda T: _causal(T, diagonal=-1),
             "a token may attend to itself: include the diagonal (tril with diagonal=0)"),
-           (lambda T: _t().triu(_t().ones(T, T, dtype=_t().bool), diagonal=1),
+           (lambda T: _causal(T, "triu", diagonal=1),
             "True marks what a query may see (the past and itself), not what is blocked: "
             "torch.tril(...), not its complement"),
-           (lambda T: _t().ones(T, T, dtype=_t().bool),
+           (lambda T: _causal(T, diagonal=T),  # all True
             "block the future: keys after the query (above the diagonal) must be False")],
 )
 
@@ -211,7 +192,7 @@ def _pe(T, C, *, dtype="float64", sin_first=True, odd_exponent=False, halves=Fal
         scale=2.0, multiply=False):
     """PE[t, 2i] = sin(t / 10000^(2i/C)), PE[t, 2i+1] = cos(...), in ``dtype``'s arithmetic;
     the keywords switch on known mistakes."""
-    torch = _t()
+    torch = torchref.torch()
     cast = getattr(torch, dtype)
     t = torch.arange(start, start + T, dtype=cast)[:, None]             # (T, 1)
     i = torch.arange(0, C, 2, dtype=cast) / 2                           # (C/2,) pair index
@@ -254,7 +235,7 @@ def _pe_case(t: Checker, run: Run, label: str, T: int, C: int, expected=None) ->
     digits), which ``at_precision`` measures."""
     spec = POSITIONAL_ENCODING
     got = run.call(T, C)
-    want = _pe(T, C) if expected is None else _tensor(expected)
+    want = _pe(T, C) if expected is None else torchref.tensor(expected)
 
     def wrong():
         return [(mistake(T, C), hint) for mistake, hint in spec.wrong]
@@ -282,24 +263,23 @@ def _shapes(C: int) -> dict:
     return {"qkv.weight": (3 * C, C), "qkv.bias": (3 * C,), "proj.weight": (C, C), "proj.bias": (C,)}
 
 
+TORCH_NAMES = {"qkv.weight": "in_proj_weight", "qkv.bias": "in_proj_bias",
+               "proj.weight": "out_proj.weight", "proj.bias": "out_proj.bias"}
+
+
 def _torch_mha(C, H, state):
     """torch.nn.MultiheadAttention(C, H, batch_first=True) in float64 holding ``state``'s
     weights, and its parameters under our names."""
-    torch = _t()
-    with torch.random.fork_rng(devices=[]):  # its initialisation, overwritten at once
-        mha = torch.nn.MultiheadAttention(C, H, batch_first=True, dtype=torch.float64)
-    ours = {"qkv.weight": mha.in_proj_weight, "qkv.bias": mha.in_proj_bias,
-            "proj.weight": mha.out_proj.weight, "proj.bias": mha.out_proj.bias}
-    with torch.no_grad():
-        for name, param in ours.items():
-            param.copy_(state[name])
-    return mha, ours
+    mha = torchref.module("MultiheadAttention", C, H, batch_first=True,
+                          state={TORCH_NAMES[name]: value for name, value in state.items()})
+    params = dict(mha.named_parameters())
+    return mha, {ours: params[theirs] for ours, theirs in TORCH_NAMES.items()}
 
 
 def _ref_mha(C, H, state, x, mask=None):
     x = _f64(x)
     mha, _ = _torch_mha(C, H, state)
-    with _t().no_grad():
+    with torchref.torch().no_grad():
         return mha(x, x, x, attn_mask=None if mask is None else ~mask, need_weights=False)[0]
 
 
@@ -351,31 +331,6 @@ MULTI_HEAD_ATTENTION = Exercise(
 )
 
 
-def probe_module_parameters(module) -> dict:
-    """Whether ``module`` is an ``nn.Module``, and the shape of each entry of its state dict."""
-    torch = _t()
-    if not isinstance(module, torch.nn.Module):
-        return {"module": False, "shapes": {}}
-    return {"module": True, "shapes": {k: list(v.shape) for k, v in module.state_dict().items()}}
-
-
-def probe_module_gradients(module, state: dict, x, mask, grad_out) -> dict | None:
-    """Load ``state``, backpropagate ``grad_out`` through ``module(x[, mask])``: the gradients
-    of x and of each parameter in ``state`` (zeros where none arrived), or None when the output
-    is not in the autograd graph."""
-    torch = _t()
-    module.load_state_dict(state, strict=False)
-    module.zero_grad(set_to_none=True)
-    x = x.detach().clone().requires_grad_(True)
-    out = module(x) if mask is None else module(x, mask)
-    if not (isinstance(out, torch.Tensor) and out.requires_grad):
-        return None
-    out.backward(grad_out.to(out.dtype))
-    params = dict(module.named_parameters())
-    return {name: (torch.zeros_like(p) if p.grad is None else p.grad.detach()).to(out.dtype)
-            for name, p in (("x", x), *((n, params[n]) for n in state))}
-
-
 def _state(t: Checker, C: int) -> dict:
     """Random weights of a sensible scale, biases included (so that a dropped bias shows)."""
     return {name: _randn(t, *shape, scale=1 / math.sqrt(C) if "weight" in name else 0.5)
@@ -415,31 +370,31 @@ def check_multi_head_attention(t: Checker, MultiHeadAttention: type) -> None:
         return module(x) if mask is None else module(x, mask)
 
     run = Run(t, MULTI_HEAD_ATTENTION, forward)
-    identity = _t().eye(2, dtype=_t().float64)
-    by_hand = {"qkv.weight": identity.repeat(3, 1), "qkv.bias": _tensor([0.0] * 6),
-               "proj.weight": identity, "proj.bias": _tensor([0.0, 0.0])}
+    identity = torchref.tensor([[1.0, 0.0], [0.0, 1.0]])
+    by_hand = {"qkv.weight": identity.repeat(3, 1), "qkv.bias": torchref.tensor([0.0] * 6),
+               "proj.weight": identity, "proj.bias": torchref.tensor([0.0, 0.0])}
     run.case("by hand: identity weights, C = 2, H = 1, causal mask, x = [[1, 0], [0, 0]]: token "
              "0 sees only itself ([1, 0]); token 1's query is 0, so it averages both values: "
-             "[0.5, 0]", 2, 1, by_hand, _tensor([[[1.0, 0.0], [0.0, 0.0]]]),
-             _ref_causal(2), expected=[[[1.0, 0.0], [0.5, 0.0]]])
+             "[0.5, 0]", 2, 1, by_hand, torchref.tensor([[[1.0, 0.0], [0.0, 0.0]]]),
+             _causal(2), expected=[[[1.0, 0.0], [0.5, 0.0]]])
     for B, T, C, H in ((2, 5, 8, 2), (3, 7, 12, 3), (1, 6, 16, 4), (2, 4, 8, 1)):
         state, x = _state(t, C), _randn(t, B, T, C)
         run.case(f"matches torch.nn.MultiheadAttention (B={B}, T={T}, C={C}, H={H}), no mask",
                  C, H, state, x)
         run.case(f"... and with a causal mask (B={B}, T={T}, C={C}, H={H})", C, H, state, x,
-                 _ref_causal(T))
+                 _causal(T))
     C, H, T = 8, 2, 6
-    state, x, mask = _state(t, C), _randn(t, 2, T, C), _ref_causal(T)
+    state, x, mask = _state(t, C), _randn(t, 2, T, C), _causal(T)
     grad_out = _randn(t, 2, T, C)
-    got = t.probe(probe_module_gradients, modules[(C, H)], state, x, mask, grad_out,
+    got = t.probe(probe_module_gradients, modules[(C, H)], state, x, mask, grad_out=grad_out,
                   context="backward through MultiHeadAttention(8, 2)")
     t.true("gradients reach x and every parameter", got is not None,
            detail="the output of forward does not require grad", hint=CUT)
     mha, params = _torch_mha(C, H, state)
-    x64 = _f64(x).requires_grad_(True)
-    leaves = {"x": x64, **params}
+    x64 = torchref.tensor(x, grad=True)
     out = mha(x64, x64, x64, attn_mask=~mask, need_weights=False)[0]
-    expected = dict(zip(leaves, _t().autograd.grad(out, list(leaves.values()), grad_out)))
+    grads = torchref.torch().autograd.grad(out, [x64, *params.values()], grad_out)
+    expected = dict(zip(("x", *params), grads))
     got = t.conform("gradients reach x and every parameter: d/dx, d/dqkv, d/dproj", got, expected)
     t.close("gradients reach x and every parameter: d/dx, d/dqkv, d/dproj", got, expected,
             hint=CUT)
