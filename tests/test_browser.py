@@ -49,6 +49,7 @@ SCREENSHOTS = {  # file name -> what it shows
     "feedback-release.png": "the feedback page of the untouched release: score 0 at the top",
     "feedback-partial.png": "the feedback page of a partly solved 01: its score table at the top",
     "feedback-partial-maths.png": "further down that page: a formula as MathML, an animated figure",
+    "class-report.png": "the class report of a graded class: per exercise, scores, plots, what failed",
 }
 TOKEN = "coursekit-browser-test"
 CORRECT = "def weighted_sum(x, w, b):\n    return float(np.dot(w, x) + b)\n"
@@ -439,6 +440,47 @@ def test_feedback_page_in_chromium_scores_figures_and_maths(browser, tmp_path, r
                     "m => { m.scrollIntoView({block: 'start'}); window.scrollBy(0, -60); }")
                 page.screenshot(path=str(SHOTS / "feedback-partial-maths.png"))
         say(request, f"feedback page of the {name} 01: graded in {graded:.1f} s, {len(sizes)} images")
+
+
+def test_class_report_in_chromium_shows_each_exercise_and_its_plots(browser, tmp_path, request):
+    """A small class graded by the real `coursekit grade` (an honest 01, an untouched one, one
+    whose weighted_sum forgets the bias): report.html, opened offline, has the per-exercise table with what failed and the
+    plots as images that load."""
+    require_sandbox()
+    from coursekit.instructor.course import answered_notebook
+    from coursekit.instructor.results import graded_cells
+
+    source = ROOT / "solutions" / f"{PILOT}.ipynb"
+    tests = [c for c, _ in graded_cells(source)]
+    no_bias = answered_notebook(ROOT, PILOT)
+    for cell in no_bias.cells:
+        if cell.metadata.get("nbgrader", {}).get("grade_id") == "weighted_sum":
+            cell.source = NO_BIAS
+    for student, nb in {
+        "ann": answered_notebook(ROOT, PILOT),
+        "ben": nbformat.read(str(ROOT / "notebooks" / f"{PILOT}.ipynb"), as_version=4),
+        "cat": no_bias,
+    }.items():
+        (tmp_path / "subs" / student).mkdir(parents=True)
+        nbformat.write(nb, str(tmp_path / "subs" / student / f"{PILOT}.ipynb"))
+    start = time.monotonic()
+    graded = subprocess.run([sys.executable, "-m", "coursekit.cli", "--root", str(ROOT), "grade",
+                             str(tmp_path / "subs"), "--out", str(tmp_path / "out"), "--quiet"],
+                            capture_output=True, text=True, timeout=600)
+    assert graded.returncode == 0, graded.stdout + graded.stderr
+    seconds = time.monotonic() - start
+    with new_page(browser, "class-report") as page:
+        page.goto((tmp_path / "out" / "report.html").as_uri())
+        assert "Class report" in page.locator("h1").first.inner_text()
+        exercises = page.locator("table").first.inner_text()
+        assert all(t in exercises for t in tests), exercises
+        assert "33% failed" in exercises and "bias" in exercises  # cat's mistake, with its hint
+        sizes = images_loaded(page, "img")
+        assert sizes and offline(sizes) == sizes, sizes  # embedded, nothing from the network
+        assert all(s["w"] > 0 and s["h"] > 0 for s in sizes), sizes
+        page.evaluate("window.scrollTo(0, 0)")
+        page.screenshot(path=str(SHOTS / "class-report.png"), full_page=True)
+    say(request, f"class report: 3 submissions graded in {seconds:.1f} s, {len(sizes)} plots")
 
 
 if __name__ == "__main__":  # pragma: no cover

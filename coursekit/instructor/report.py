@@ -100,6 +100,7 @@ def _notebook_plots(notebook: str, rows: list[CellGrade]) -> str:
     left.hist(totals, bins=min(20, max(5, len(set(totals)))), color="#457b9d")
     left.set_xlabel("total score")
     left.set_ylabel("students")
+    left.yaxis.get_major_locator().set_params(integer=True)  # whole students
     left.set_title(f"{notebook}: totals")
     offset = [0.0] * len(cells)
     colors = {"passed": "#2a9d8f", "failed": "#e76f51", "not attempted": "#bbbbbb"}
@@ -109,7 +110,8 @@ def _notebook_plots(notebook: str, rows: list[CellGrade]) -> str:
     right.invert_yaxis()
     right.set_xlim(0, 1)
     right.set_xlabel("share of the class")
-    right.legend(loc="lower right", fontsize=8, frameon=False)
+    right.legend(loc="upper center", bbox_to_anchor=(0.5, -0.08 - 0.6 / fig.get_figheight()), ncol=3,
+                 fontsize=8, frameon=False)  # below the axis label: never over a bar
     right.set_title("each graded cell")
     fig.tight_layout()
     return _png(fig)
