@@ -20,7 +20,9 @@ from types import ModuleType
 
 
 @contextlib.contextmanager
-def _stderr_silenced():
+def silenced_stderr():
+    """The process's stderr (file descriptor 2, where C++ libraries write) pointed at /dev/null
+    for the block; Python's exceptions still raise."""
     try:
         sys.stderr.flush()
         saved = os.dup(2)
@@ -42,7 +44,7 @@ def import_tensorflow() -> ModuleType:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     if "tensorflow" in sys.modules:
         return sys.modules["tensorflow"]
-    with _stderr_silenced():
+    with silenced_stderr():
         import tensorflow
     return tensorflow
 
@@ -50,6 +52,6 @@ def import_tensorflow() -> ModuleType:
 def import_keras() -> ModuleType:
     """``import keras`` (Keras 3 on TensorFlow), quietly (see the module docstring)."""
     import_tensorflow()
-    with _stderr_silenced():
+    with silenced_stderr():
         import keras
     return keras

@@ -5,6 +5,9 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from pathlib import Path
+
+SOLUTION_07 = Path(__file__).resolve().parents[1] / "solutions" / "07_cnn.ipynb"
 
 
 def _stderr_of(code: str) -> str:
@@ -23,4 +26,18 @@ def test_keras_loads_and_trains_without_a_line_on_stderr():
         "m = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])\n"
         "m.compile('adam', 'mse')\n"
         "m.fit(np.zeros((4, 3)), np.zeros((4, 2)), verbose=0)\n")
+    assert quiet == ""
+
+
+def test_grading_a_keras_notebook_prints_no_tensorflow_lines():
+    """The grader runs the locked cells' imports (07's `from keras import layers`) in its own
+    process for every submission: the instructor's terminal stays clean."""
+    quiet = _stderr_of(
+        "from pathlib import Path\n"
+        "import nbformat\n"
+        "from coursekit.instructor.sandbox.grade import run_prelude\n"
+        f"nb = nbformat.read({str(SOLUTION_07)!r}, as_version=4)\n"
+        "ns = {}\n"
+        "run_prelude(nb, ns, '07_cnn')\n"
+        "assert 'layers' in ns and 'keras' in ns['layers'].__name__\n")
     assert quiet == ""

@@ -123,6 +123,18 @@ def trusted_prelude(source: nbformat.NotebookNode) -> str:
     return "\n".join(parts)
 
 
+def run_prelude(source: nbformat.NotebookNode, ns: dict[str, Any], stem: str = "notebook") -> None:
+    """Run :func:`trusted_prelude` into ``ns``. TensorFlow's C++ start-up lines (a locked cell's
+    ``from keras import layers``) would land in the instructor's terminal once per submission:
+    the prelude runs with stderr silenced, and later TensorFlow logs are off."""
+    from coursekit.frameworks import silenced_stderr
+
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    code = compile(trusted_prelude(source), f"<{stem}: locked cells>", "exec")
+    with silenced_stderr():
+        exec(code, ns)  # noqa: S102 - the instructor's own locked cells
+
+
 def names_to_fetch(code: str) -> list[str]:
     """Names a test cell reads but never assigns: the student's functions, classes and data."""
     tree = ast.parse(code)
@@ -331,7 +343,7 @@ def grade_submission(source: Path | nbformat.NotebookNode, submission: Path | nb
             return [CellGrade(student, stem, gid, 0.0, pts, problem) for gid, pts in tests], feedback
 
     ns: dict[str, Any] = {"__name__": "__main__", "__builtins__": builtins}
-    exec(compile(trusted_prelude(src), f"<{stem}: locked cells>", "exec"), ns)  # noqa: S102
+    run_prelude(src, ns, stem)
     run = _Student(limits or Limits(), cell_timeout)
     statuses: dict[str, tuple[float, str, str]] = {}
     earlier = ""  # the first failure of a non-test cell: named by the tests that it breaks
