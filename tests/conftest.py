@@ -31,13 +31,18 @@ def require_sandbox() -> None:
     """
     from coursekit.instructor.sandbox import sandbox_problem
 
-    problem = sandbox_problem()
+    skip_or_fail(sandbox_problem(), "COURSEKIT_ALLOW_NO_SANDBOX")
+
+
+def skip_or_fail(problem: str | None, allow_variable: str) -> None:
+    """Nothing without a ``problem``; else a failure where the setup can install what is missing
+    (CI, root), a skip elsewhere or when ``allow_variable`` is 1."""
     if not problem:
         return
     can_set_up = os.environ.get("CI") or os.geteuid() == 0
-    if os.environ.get("COURSEKIT_ALLOW_NO_SANDBOX") == "1" or not can_set_up:
+    if os.environ.get(allow_variable) == "1" or not can_set_up:
         pytest.skip(problem)
-    pytest.fail(f"{problem} (set COURSEKIT_ALLOW_NO_SANDBOX=1 to skip these tests)")
+    pytest.fail(f"{problem} (set {allow_variable}=1 to skip these tests)")
 
 
 def pytest_generate_tests(metafunc):

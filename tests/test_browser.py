@@ -35,7 +35,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from conftest import require_sandbox  # tests/ is on sys.path under pytest
+from conftest import require_sandbox, skip_or_fail  # tests/ is on sys.path under pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 PILOT = "01_neurons"
@@ -78,13 +78,7 @@ def browser_problem() -> str | None:
 def require_browser() -> None:
     """Skip or fail as conftest.require_sandbox does: CI and root runs of `make test` install the
     browser (tools/setup.sh), so there a missing one is a failure, never a silent skip."""
-    problem = browser_problem()
-    if not problem:
-        return
-    can_set_up = os.environ.get("CI") or os.geteuid() == 0
-    if os.environ.get("COURSEKIT_ALLOW_NO_BROWSER") == "1" or not can_set_up:
-        pytest.skip(problem)
-    pytest.fail(f"{problem} (set COURSEKIT_ALLOW_NO_BROWSER=1 to skip these tests)")
+    skip_or_fail(browser_problem(), "COURSEKIT_ALLOW_NO_BROWSER")
 
 
 @pytest.fixture(scope="module")
